@@ -1,0 +1,1 @@
+"""The DLMS Smart Meter integration."""

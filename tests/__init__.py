@@ -1,0 +1,1 @@
+"""Tests of the DLMS Smart Meter integration and its protocol package."""
