@@ -30,19 +30,19 @@ class ChecksumError(FramingError):
 
 
 class DecryptionError(DlmsError):
-    """Ciphertext that does not decrypt to a valid notification: most likely a wrong key."""
+    """Ciphertext that does not decrypt to a valid notification: likely a wrong key."""
 
     kind = "decryption"
 
 
 class AuthenticationError(DlmsError):
-    """An authenticated frame whose GCM tag does not verify (wrong authentication key)."""
+    """An authenticated frame whose GCM tag does not verify (wrong key)."""
 
     kind = "authentication"
 
 
 class UnsupportedError(DlmsError):
-    """Valid data that this package cannot handle (security option, APDU type, layout)."""
+    """Valid data this package cannot handle (security option, APDU type, layout)."""
 
     kind = "unsupported"
 

@@ -24,7 +24,10 @@ def parse_key(text: str) -> bytes:
         msg = "the key may only contain hexadecimal characters 0-9 and A-F"
         raise ValueError(msg)
     if len(cleaned) != 2 * KEY_LENGTH:
-        msg = f"the key must be {2 * KEY_LENGTH} hexadecimal characters, got {len(cleaned)}"
+        msg = (
+            f"the key must be {2 * KEY_LENGTH} hexadecimal characters, "
+            f"got {len(cleaned)}"
+        )
         raise ValueError(msg)
     return bytes.fromhex(cleaned)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
 
 
 class SecurityLevel(StrEnum):
@@ -14,7 +17,7 @@ class SecurityLevel(StrEnum):
     NONE = "none"
     """Plain data-notification, no encryption."""
     ENCRYPTED = "encrypted"
-    """Decrypted but not authenticated (no tag, or tag present but no authentication key)."""
+    """Decrypted, not authenticated (no tag, or no authentication key to check it)."""
     AUTHENTICATED = "authenticated"
     """Decrypted and the GCM tag verified with the authentication key."""
 
