@@ -60,6 +60,12 @@ class UnsupportedPayloadError(UnsupportedError):
         self.plaintext = plaintext
 
 
+class IncompleteError(DlmsError):
+    """A General-Block-Transfer sequence that was cut off (blocks missing)."""
+
+    kind = "incomplete"
+
+
 class MalformedPayloadError(DlmsError):
     """Structurally broken data inside a frame that passed its checksum."""
 

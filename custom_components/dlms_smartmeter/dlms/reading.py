@@ -34,6 +34,7 @@ class Unit(StrEnum):
     VOLT = "V"
     AMPERE = "A"
     HERTZ = "Hz"
+    DEGREE = "°"
     NONE = ""
 
 

@@ -1,0 +1,279 @@
+"""A-XDR decoding of COSEM ``Data`` values (DLMS UA Green Book, IEC 62056-6-2).
+
+Decoded values are :class:`Data` instances: a :class:`DataType` tag plus a
+plain Python value. Decoding is strictly bounds-checked: every length is
+checked against the remaining bytes before it is used, nesting is limited,
+and :func:`decode_data` insists that the whole buffer is one value. Every
+problem is a :class:`~.errors.MalformedPayloadError` (or an
+:class:`~.errors.UnsupportedError` for the compact-array type), never an
+``IndexError`` or ``struct.error``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+import struct
+
+from .errors import MalformedPayloadError, UnsupportedError
+
+MAX_DEPTH = 16
+"""Deepest nesting of arrays/structures accepted (real pushes use three levels)."""
+
+
+class DataType(IntEnum):
+    """A-XDR type tags of the COSEM ``Data`` CHOICE."""
+
+    NULL_DATA = 0x00
+    ARRAY = 0x01
+    STRUCTURE = 0x02
+    BOOLEAN = 0x03
+    BIT_STRING = 0x04
+    DOUBLE_LONG = 0x05
+    DOUBLE_LONG_UNSIGNED = 0x06
+    OCTET_STRING = 0x09
+    VISIBLE_STRING = 0x0A
+    UTF8_STRING = 0x0C
+    BCD = 0x0D
+    INTEGER = 0x0F
+    LONG = 0x10
+    UNSIGNED = 0x11
+    LONG_UNSIGNED = 0x12
+    COMPACT_ARRAY = 0x13
+    LONG64 = 0x14
+    LONG64_UNSIGNED = 0x15
+    ENUM = 0x16
+    FLOAT32 = 0x17
+    FLOAT64 = 0x18
+    DATE_TIME = 0x19
+    DATE = 0x1A
+    TIME = 0x1B
+
+
+INTEGER_TYPES = frozenset(
+    {
+        DataType.DOUBLE_LONG,
+        DataType.DOUBLE_LONG_UNSIGNED,
+        DataType.INTEGER,
+        DataType.LONG,
+        DataType.UNSIGNED,
+        DataType.LONG_UNSIGNED,
+        DataType.LONG64,
+        DataType.LONG64_UNSIGNED,
+    }
+)
+"""Types whose value is a Python ``int`` holding a number (not an enum or BCD)."""
+
+NUMERIC_TYPES = INTEGER_TYPES | {DataType.FLOAT32, DataType.FLOAT64}
+"""Types that carry a measurement: integers and floats."""
+
+# Fixed-size numeric types: struct format (big-endian) per tag.
+_FIXED_FORMATS: dict[DataType, struct.Struct] = {
+    DataType.DOUBLE_LONG: struct.Struct(">i"),
+    DataType.DOUBLE_LONG_UNSIGNED: struct.Struct(">I"),
+    DataType.INTEGER: struct.Struct(">b"),
+    DataType.LONG: struct.Struct(">h"),
+    DataType.UNSIGNED: struct.Struct(">B"),
+    DataType.LONG_UNSIGNED: struct.Struct(">H"),
+    DataType.LONG64: struct.Struct(">q"),
+    DataType.LONG64_UNSIGNED: struct.Struct(">Q"),
+    DataType.ENUM: struct.Struct(">B"),
+    DataType.BCD: struct.Struct(">B"),
+    DataType.FLOAT32: struct.Struct(">f"),
+    DataType.FLOAT64: struct.Struct(">d"),
+}
+
+# Date and time types carried without a length byte: their sizes.
+_FIXED_OCTETS: dict[DataType, int] = {
+    DataType.DATE_TIME: 12,
+    DataType.DATE: 5,
+    DataType.TIME: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BitString:
+    """Value of a bit-string: ``length`` bits, packed MSB first into ``data``."""
+
+    length: int
+    data: bytes
+
+
+type DataValue = bool | int | float | bytes | str | BitString | tuple[Data, ...] | None
+"""Python value of a :class:`Data`, depending on its type.
+
+* null-data: ``None``
+* array, structure: ``tuple[Data, ...]``
+* boolean: ``bool``
+* integer types, enum, bcd: ``int`` (bcd: the raw byte)
+* float32, float64: ``float``
+* octet-string, date-time, date, time: ``bytes`` (date and time types: the
+  raw 12/5/4 bytes, see :mod:`.cosem_time`)
+* visible-string, utf8-string: ``str``
+* bit-string: :class:`BitString`
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """One decoded A-XDR value: its type tag and its Python value."""
+
+    type: DataType
+    value: DataValue
+
+    @property
+    def items(self) -> tuple[Data, ...]:
+        """Elements of an array or structure; empty for every other type."""
+        if isinstance(self.value, tuple):
+            return self.value
+        return ()
+
+    @property
+    def is_container(self) -> bool:
+        """True for arrays and structures."""
+        return self.type in {DataType.ARRAY, DataType.STRUCTURE}
+
+    def is_structure(self, length: int | None = None) -> bool:
+        """True for a structure, of exactly ``length`` elements if given."""
+        return self.type is DataType.STRUCTURE and (
+            length is None or len(self.items) == length
+        )
+
+    def is_octet_string(self, length: int | None = None) -> bool:
+        """True for an octet-string, of exactly ``length`` bytes if given."""
+        return (
+            self.type is DataType.OCTET_STRING
+            and isinstance(self.value, bytes)
+            and (length is None or len(self.value) == length)
+        )
+
+    @property
+    def number(self) -> int | float | None:
+        """The value of an integer or float type; ``None`` for anything else."""
+        if self.type in NUMERIC_TYPES and isinstance(self.value, int | float):
+            return self.value
+        return None
+
+
+def read_length(buf: bytes, offset: int) -> tuple[int, int]:
+    """Read a BER/A-XDR length at ``offset``; return ``(length, next_offset)``.
+
+    ``< 0x80`` is the length itself; ``0x81``-``0x84`` announce 1-4 length
+    bytes. The indefinite form ``0x80`` and longer forms are rejected.
+    """
+    if offset >= len(buf):
+        raise MalformedPayloadError(f"length byte missing at offset {offset}")
+    first = buf[offset]
+    if first < 0x80:
+        return first, offset + 1
+    count = first & 0x7F
+    if count == 0 or count > 4:
+        raise MalformedPayloadError(
+            f"unsupported length encoding 0x{first:02X} at offset {offset}"
+        )
+    end = offset + 1 + count
+    if end > len(buf):
+        raise MalformedPayloadError(f"length at offset {offset} is cut off")
+    return int.from_bytes(buf[offset + 1 : end], "big"), end
+
+
+def _take(buf: bytes, offset: int, size: int, what: str) -> bytes:
+    """Return ``size`` bytes at ``offset``, or raise if they run past the end."""
+    end = offset + size
+    if end > len(buf):
+        raise MalformedPayloadError(
+            f"{what} at offset {offset} needs {size} bytes, "
+            f"only {len(buf) - offset} left"
+        )
+    return buf[offset:end]
+
+
+def read_data(buf: bytes, offset: int = 0, *, depth: int = 0) -> tuple[Data, int]:
+    """Decode one ``Data`` value at ``offset``; return it and the next offset.
+
+    Trailing bytes are left alone; use :func:`decode_data` to require that the
+    value fills the buffer.
+    """
+    if depth > MAX_DEPTH:
+        raise MalformedPayloadError(f"data nested deeper than {MAX_DEPTH} levels")
+    if offset >= len(buf):
+        raise MalformedPayloadError(f"type tag missing at offset {offset}")
+    tag = buf[offset]
+    try:
+        data_type = DataType(tag)
+    except ValueError:
+        raise MalformedPayloadError(
+            f"unknown A-XDR type tag 0x{tag:02X} at offset {offset}"
+        ) from None
+    position = offset + 1
+    if data_type in _FIXED_FORMATS or data_type in _FIXED_OCTETS:
+        return _read_fixed(buf, position, data_type)
+    if data_type in {DataType.ARRAY, DataType.STRUCTURE}:
+        count, position = read_length(buf, position)
+        elements: list[Data] = []
+        for _ in range(count):
+            element, position = read_data(buf, position, depth=depth + 1)
+            elements.append(element)
+        return Data(data_type, tuple(elements)), position
+    return _read_other(buf, position, data_type)
+
+
+def _read_fixed(buf: bytes, position: int, data_type: DataType) -> tuple[Data, int]:
+    """Numbers, enum, bcd, and the date/time types sent without a length."""
+    what = data_type.name.lower()
+    fixed = _FIXED_FORMATS.get(data_type)
+    if fixed is not None:
+        (number,) = fixed.unpack(_take(buf, position, fixed.size, what))
+        return Data(data_type, number), position + fixed.size
+    size = _FIXED_OCTETS[data_type]
+    return Data(data_type, _take(buf, position, size, what)), position + size
+
+
+def _read_other(buf: bytes, position: int, data_type: DataType) -> tuple[Data, int]:
+    """Null, boolean, strings and bit-strings."""
+    value: DataValue
+    match data_type:
+        case DataType.NULL_DATA:
+            value = None
+        case DataType.BOOLEAN:
+            value = _take(buf, position, 1, "boolean")[0] != 0
+            position += 1
+        case DataType.OCTET_STRING | DataType.VISIBLE_STRING | DataType.UTF8_STRING:
+            size, position = read_length(buf, position)
+            raw = _take(buf, position, size, data_type.name.lower())
+            value = _string_value(data_type, raw, position)
+            position += size
+        case DataType.BIT_STRING:
+            bits, position = read_length(buf, position)
+            size = (bits + 7) // 8
+            value = BitString(bits, _take(buf, position, size, "bit-string"))
+            position += size
+        case _:  # only COMPACT_ARRAY is left
+            raise UnsupportedError(
+                f"A-XDR compact-array (offset {position - 1}) is not supported"
+            )
+    return Data(data_type, value), position
+
+
+def _string_value(data_type: DataType, raw: bytes, offset: int) -> bytes | str:
+    if data_type is DataType.OCTET_STRING:
+        return raw
+    if data_type is DataType.VISIBLE_STRING:
+        # Visible strings are ASCII by definition; a stray byte is shown, not fatal.
+        return raw.decode("ascii", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedPayloadError(
+            f"utf8-string at offset {offset} is not valid UTF-8"
+        ) from None
+
+
+def decode_data(buf: bytes) -> Data:
+    """Decode ``buf`` as exactly one ``Data`` value; leftover bytes are an error."""
+    data, end = read_data(buf, 0)
+    if end != len(buf):
+        raise MalformedPayloadError(
+            f"{len(buf) - end} unexpected bytes after the data (offset {end})"
+        )
+    return data

@@ -1,0 +1,169 @@
+"""Security control byte and decryption of ciphered APDUs (security suites 0/1).
+
+* Encryption only (SC bit E, 0x20/0x21): the content is AES-GCM ciphertext
+  without a tag. GCM encrypts with AES-CTR starting at ``inc32(J0)``, so it
+  decrypts as AES-128-CTR from the counter block
+  ``system title || IC || 00 00 00 02``. Nothing protects its integrity.
+* Authentication and encryption (A + E, 0x30/0x31): the last 12 bytes are the
+  truncated GCM tag, the additional authenticated data is ``SC || AK``.
+  Without an authentication key the ciphertext is decrypted the same way as
+  above and the tag is left unchecked.
+
+Keys never appear in messages raised from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .errors import (
+    AuthenticationError,
+    DecryptionError,
+    MalformedPayloadError,
+    UnsupportedError,
+)
+from .reading import SecurityLevel
+
+KEY_LENGTH = 16
+TAG_LENGTH = 12
+SYSTEM_TITLE_LENGTH = 8
+
+_SUITE_MASK = 0x0F
+_AUTHENTICATION = 0x10
+_ENCRYPTION = 0x20
+_BROADCAST_KEY = 0x40
+_COMPRESSION = 0x80
+_SUPPORTED_SUITES = frozenset({0, 1})
+_CTR_START = b"\x00\x00\x00\x02"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityControl:
+    """The security control byte (Green Book, security header)."""
+
+    suite: int
+    """Security suite id: 0 AES-GCM-128; 1 and 2 add ECDH/ECDSA (2: AES-256)."""
+    authenticated: bool
+    encrypted: bool
+    broadcast_key: bool
+    compressed: bool
+
+    @classmethod
+    def from_byte(cls, value: int) -> SecurityControl:
+        """Split an SC byte into its fields."""
+        return cls(
+            suite=value & _SUITE_MASK,
+            authenticated=bool(value & _AUTHENTICATION),
+            encrypted=bool(value & _ENCRYPTION),
+            broadcast_key=bool(value & _BROADCAST_KEY),
+            compressed=bool(value & _COMPRESSION),
+        )
+
+    def check_supported(self) -> None:
+        """Raise :class:`UnsupportedError` for options this package cannot decode."""
+        if self.compressed:
+            raise UnsupportedError(
+                "the meter compresses its telegrams (security control bit 7); "
+                "compression is not supported"
+            )
+        if self.broadcast_key:
+            raise UnsupportedError(
+                "the meter encrypts with the broadcast key (security control "
+                "bit 6), which is not supported"
+            )
+        if self.suite not in _SUPPORTED_SUITES:
+            raise UnsupportedError(
+                f"security suite {self.suite} is not supported (only suites 0 "
+                "and 1, AES-GCM-128)"
+            )
+        if not self.encrypted:
+            what = (
+                "authenticated but not encrypted"
+                if self.authenticated
+                else ("neither encrypted nor authenticated")
+            )
+            raise UnsupportedError(
+                f"the ciphered telegram is {what}; only encrypted telegrams are "
+                "supported"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Decrypted:
+    """A decrypted APDU and how it was protected."""
+
+    plaintext: bytes
+    security: SecurityLevel
+
+
+def _check_key(key: bytes, name: str) -> None:
+    if len(key) != KEY_LENGTH:
+        msg = f"the {name} must be {KEY_LENGTH} bytes, got {len(key)}"
+        raise ValueError(msg)
+
+
+def decrypt(  # noqa: PLR0913 - the fields of the security header and both keys
+    *,
+    system_title: bytes,
+    security_control: int,
+    invocation_counter: int,
+    content: bytes,
+    encryption_key: bytes | None,
+    authentication_key: bytes | None = None,
+) -> Decrypted:
+    """Decrypt the content of a ciphered APDU (ciphertext plus optional tag).
+
+    Raises :class:`UnsupportedError` for security options this package does
+    not implement, :class:`DecryptionError` when no encryption key is
+    configured, :class:`AuthenticationError` when a tag does not verify and
+    ``ValueError`` for a key of the wrong length (a configuration error).
+    """
+    control = SecurityControl.from_byte(security_control)
+    control.check_supported()
+    if encryption_key is None:
+        raise DecryptionError(
+            "the meter sends encrypted telegrams but no key is configured: "
+            "enter the key from your grid operator's portal"
+        )
+    _check_key(encryption_key, "encryption key")
+    if len(system_title) != SYSTEM_TITLE_LENGTH:
+        msg = f"the system title must be {SYSTEM_TITLE_LENGTH} bytes"
+        raise ValueError(msg)
+    counter = invocation_counter.to_bytes(4, "big")
+    iv = system_title + counter
+    if not control.authenticated:
+        return Decrypted(_ctr(encryption_key, iv, content), SecurityLevel.ENCRYPTED)
+
+    if len(content) < TAG_LENGTH:
+        raise MalformedPayloadError(
+            f"the authenticated telegram is too short for its {TAG_LENGTH}-byte tag"
+        )
+    ciphertext, tag = content[:-TAG_LENGTH], content[-TAG_LENGTH:]
+    if authentication_key is None:
+        return Decrypted(_ctr(encryption_key, iv, ciphertext), SecurityLevel.ENCRYPTED)
+    _check_key(authentication_key, "authentication key")
+    decryptor = Cipher(
+        algorithms.AES(encryption_key),
+        modes.GCM(iv, tag, min_tag_length=TAG_LENGTH),
+    ).decryptor()
+    decryptor.authenticate_additional_data(
+        bytes([security_control]) + authentication_key
+    )
+    plaintext = decryptor.update(ciphertext)
+    try:
+        plaintext += decryptor.finalize()
+    except InvalidTag:
+        raise AuthenticationError(
+            "the telegram's authentication tag does not verify: check the "
+            "authentication key and the encryption key from your grid "
+            "operator's portal"
+        ) from None
+    return Decrypted(plaintext, SecurityLevel.AUTHENTICATED)
+
+
+def _ctr(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    decryptor = Cipher(algorithms.AES(key), modes.CTR(iv + _CTR_START)).decryptor()
+    return decryptor.update(ciphertext) + decryptor.finalize()
