@@ -558,7 +558,7 @@ def test_cut_block_transfer_is_incomplete() -> None:
     assert decoder.feed(first + second) == []
     (error,) = decoder.flush()
     assert isinstance(error, IncompleteError)
-    assert error.kind == "incomplete"
+    assert error.kind == "framing"
     assert "2 blocks received" in str(error)
     assert decoder.stats.incomplete == 1
     assert decoder.stats.frames == 1

@@ -61,9 +61,14 @@ class UnsupportedPayloadError(UnsupportedError):
 
 
 class IncompleteError(DlmsError):
-    """A General-Block-Transfer sequence that was cut off (blocks missing)."""
+    """A General-Block-Transfer sequence that was cut off (blocks missing).
 
-    kind = "incomplete"
+    Its ``kind`` is ``"framing"``: to a user it is the same problem as a
+    truncated frame (bytes lost on the line), although the decoder counts it
+    separately because the link frames themselves were intact.
+    """
+
+    kind = "framing"
 
 
 class MalformedPayloadError(DlmsError):
