@@ -54,4 +54,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
-cd "$repo_root"
+cd "$repo_root" || return 1
