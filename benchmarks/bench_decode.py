@@ -1,0 +1,123 @@
+"""Decode speed: one Wiener Netze AM550 frame, raw bytes to values.
+
+Compares :class:`MeterDecoder` with gurux-dlms (``GXDLMSSecureClient``,
+encryption only, ``getData``) on the same frame in the same run, after
+checking that both decode it correctly. gurux-dlms is not a dependency of
+the project; install it to compare (``pip install gurux-dlms``). Without it
+only our decoder is measured.
+
+Run from the repository root: ``python benchmarks/bench_decode.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+from pathlib import Path
+import sys
+import timeit
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from custom_components.dlms_smartmeter.dlms import MeterDecoder, Reading
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Vector WN-AM550-1 (tests/vectors.json): a real AM550 IR frame and its key.
+FRAME = bytes.fromhex(
+    "7ea067cf022313fbf1e6e700db0849534b69743c103f4f200010d9e208f5c0c61a10c2359a"
+    "014dfa00024e52839d213a16b086e297ad13f7db4574d0d4d3aff9bada8f10f3bb33a39ac2"
+    "fc5fb447342ff4d6a9e9361ecbd84c9b6f76f5ece94425b2917a660b0af27e"
+)
+KEY = bytes.fromhex("927CE4ECA62FE23E19406C5EE452285E")
+EXPECTED = [855, 246, 103, 169, 0, 0, 0, 0]  # +A -A +R -R +P -P +Q -Q
+TARGET_RATIO = 30.0
+
+
+def ours() -> Callable[[], object]:
+    """One frame through our decoder (a decoder per stream, as in the integration)."""
+    decoder = MeterDecoder(KEY)
+    (reading,) = decoder.feed(FRAME)
+    if not isinstance(reading, Reading):
+        raise SystemExit(f"our decoder failed on the frame: {reading!r}")
+    got = [meter_value.value for meter_value in reading.values.values()]
+    if got != EXPECTED:
+        raise SystemExit(f"our decoder gave {got}, expected {EXPECTED}")
+    return lambda: decoder.feed(FRAME)
+
+
+def gurux() -> Callable[[], object] | None:
+    """One frame through gurux-dlms; ``None`` when it is not installed."""
+    try:
+        # Optional, untyped, and only needed for the comparison.
+        from gurux_dlms.enums import Security  # type: ignore[import-untyped]  # noqa: PLC0415
+        from gurux_dlms.GXByteBuffer import GXByteBuffer  # type: ignore[import-untyped]  # noqa: PLC0415
+        from gurux_dlms.GXReplyData import GXReplyData  # type: ignore[import-untyped]  # noqa: PLC0415
+        from gurux_dlms.secure.GXDLMSSecureClient import GXDLMSSecureClient  # type: ignore[import-untyped]  # noqa: PLC0415
+    except ImportError:
+        return None
+    # Client 0x67 (CF) and server 0x91 (02 23) as in the frame; gurux prints a
+    # note when the security is set.
+    client = GXDLMSSecureClient(True, 0x67, 0x91)  # noqa: FBT003 - its API
+    with contextlib.redirect_stdout(io.StringIO()):
+        client.ciphering.security = Security.ENCRYPTION
+    client.ciphering.blockCipherKey = KEY
+    client.ciphering.authenticationKey = KEY
+
+    def decode() -> Any:
+        notify = GXReplyData()
+        client.getData(GXByteBuffer(FRAME), GXReplyData(), notify)
+        return notify.value
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        value = decode()
+    got = list(value)[1:] if value is not None else None
+    if got != EXPECTED:
+        raise SystemExit(f"gurux-dlms gave {value!r}, expected {EXPECTED}")
+    return decode
+
+
+def per_frame(decode: Callable[[], object], seconds: float) -> float:
+    """Best time per frame (seconds) over five runs of about ``seconds`` each."""
+    timer = timeit.Timer(decode)
+    number, _elapsed = timer.autorange()
+    number = max(1, int(number * seconds / 0.2))
+    return min(timer.repeat(repeat=5, number=number)) / number
+
+
+def main() -> int:
+    """Measure and print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=0.5, help="time per measurement run"
+    )
+    args = parser.parse_args()
+
+    our_time = per_frame(ours(), args.seconds)
+    print(f"frame: {len(FRAME)} bytes (Wiener Netze AM550, AES-128-CTR)")
+    print(f"dlms_smartmeter: {our_time * 1e6:8.1f} µs per frame")
+    print(f"dlms_smartmeter: {1 / our_time:8.0f} frames/s")
+    reference = gurux()
+    if reference is None:
+        print("gurux-dlms is not installed (pip install gurux-dlms): no comparison")
+        return 0
+    # gurux-dlms prints a line for every frame it decrypts: keep it off the
+    # terminal (writing it is part of gurux's cost either way).
+    with (
+        Path(os.devnull).open("w", encoding="utf-8") as devnull,
+        contextlib.redirect_stdout(devnull),
+    ):
+        gurux_time = per_frame(reference, args.seconds)
+    ratio = gurux_time / our_time
+    print(f"gurux-dlms:      {gurux_time * 1e6:8.1f} µs per frame")
+    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+    print(f"speed ratio:     {ratio:8.1f}x ({verdict} the {TARGET_RATIO:.0f}x target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
