@@ -155,6 +155,10 @@ class Data:
         return None
 
 
+# Tag byte -> type, without the cost of calling the enum for every element.
+_TYPE_BY_TAG: dict[int, DataType] = {member.value: member for member in DataType}
+
+
 def read_length(buf: bytes, offset: int) -> tuple[int, int]:
     """Read a BER/A-XDR length at ``offset``; return ``(length, next_offset)``.
 
@@ -199,12 +203,11 @@ def read_data(buf: bytes, offset: int = 0, *, depth: int = 0) -> tuple[Data, int
     if offset >= len(buf):
         raise MalformedPayloadError(f"type tag missing at offset {offset}")
     tag = buf[offset]
-    try:
-        data_type = DataType(tag)
-    except ValueError:
+    data_type = _TYPE_BY_TAG.get(tag)
+    if data_type is None:
         raise MalformedPayloadError(
             f"unknown A-XDR type tag 0x{tag:02X} at offset {offset}"
-        ) from None
+        )
     position = offset + 1
     if data_type in _FIXED_FORMATS or data_type in _FIXED_OCTETS:
         return _read_fixed(buf, position, data_type)
@@ -220,12 +223,14 @@ def read_data(buf: bytes, offset: int = 0, *, depth: int = 0) -> tuple[Data, int
 
 def _read_fixed(buf: bytes, position: int, data_type: DataType) -> tuple[Data, int]:
     """Numbers, enum, bcd, and the date/time types sent without a length."""
-    what = data_type.name.lower()
     fixed = _FIXED_FORMATS.get(data_type)
     if fixed is not None:
-        (number,) = fixed.unpack(_take(buf, position, fixed.size, what))
-        return Data(data_type, number), position + fixed.size
+        end = position + fixed.size
+        if end > len(buf):
+            _take(buf, position, fixed.size, data_type.name.lower())  # raises
+        return Data(data_type, fixed.unpack_from(buf, position)[0]), end
     size = _FIXED_OCTETS[data_type]
+    what = data_type.name.lower()
     return Data(data_type, _take(buf, position, size, what)), position + size
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
+import struct
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DATE_TIME_LENGTH = 12
@@ -35,6 +36,17 @@ METER_TIME_ZONE = "Europe/Vienna"
 
 _CET = timedelta(hours=1)
 _CEST = timedelta(hours=2)
+
+
+# year, month, day, day of week, hour, minute, second, hundredths,
+# deviation (signed minutes), clock status: the field order of the dataclass.
+_DATE_TIME_FIELDS = struct.Struct(">HBBBBBBBhB")
+
+
+@cache
+def _fixed_zone(offset_minutes: int) -> timezone:
+    """A fixed-offset zone; meters send a handful of offsets, so keep them."""
+    return timezone(timedelta(minutes=offset_minutes))
 
 
 @cache
@@ -67,18 +79,7 @@ class CosemDateTime:
         if len(raw) != DATE_TIME_LENGTH:
             msg = f"a COSEM date-time has 12 bytes, got {len(raw)}"
             raise ValueError(msg)
-        return cls(
-            year=int.from_bytes(raw[0:2], "big"),
-            month=raw[2],
-            day=raw[3],
-            day_of_week=raw[4],
-            hour=raw[5],
-            minute=raw[6],
-            second=raw[7],
-            hundredths=raw[8],
-            deviation=int.from_bytes(raw[9:11], "big", signed=True),
-            status=raw[11],
-        )
+        return cls(*_DATE_TIME_FIELDS.unpack(raw))
 
     @property
     def daylight_saving(self) -> bool:
@@ -97,7 +98,7 @@ class CosemDateTime:
             return localize(naive, daylight_saving=self.daylight_saving)
         if not -720 <= self.deviation <= 720:
             return None
-        return naive.replace(tzinfo=timezone(timedelta(minutes=-self.deviation)))
+        return naive.replace(tzinfo=_fixed_zone(-self.deviation))
 
     def _naive(self) -> datetime | None:
         year, month, day = self.year, self.month, self.day
