@@ -60,6 +60,12 @@ _NAMES = {
 }
 
 
+CIPHERING_TAGS = frozenset(
+    {ApduTag.GENERAL_GLO_CIPHERING, ApduTag.GENERAL_DED_CIPHERING}
+)
+"""APDU tags of ciphered telegrams with the general-glo/ded-ciphering layout."""
+
+
 def describe_tag(tag: int) -> str:
     """Readable name of an APDU tag for messages, e.g. ``"0xC0 (get-request)"``."""
     try:
@@ -95,7 +101,7 @@ def parse_ciphered_apdu(apdu: bytes) -> CipheredApdu:
     if not apdu:
         raise MalformedPayloadError("empty APDU")
     tag = apdu[0]
-    if tag not in {ApduTag.GENERAL_GLO_CIPHERING, ApduTag.GENERAL_DED_CIPHERING}:
+    if tag not in CIPHERING_TAGS:
         raise _unsupported(tag)
     title_length, position = read_length(apdu, 1)
     if title_length != SYSTEM_TITLE_LENGTH:

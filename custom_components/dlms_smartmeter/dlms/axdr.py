@@ -131,7 +131,7 @@ class Data:
     @property
     def is_container(self) -> bool:
         """True for arrays and structures."""
-        return self.type in {DataType.ARRAY, DataType.STRUCTURE}
+        return self.type is DataType.ARRAY or self.type is DataType.STRUCTURE
 
     def is_structure(self, length: int | None = None) -> bool:
         """True for a structure, of exactly ``length`` elements if given."""
@@ -185,10 +185,7 @@ def _take(buf: bytes, offset: int, size: int, what: str) -> bytes:
     """Return ``size`` bytes at ``offset``, or raise if they run past the end."""
     end = offset + size
     if end > len(buf):
-        raise MalformedPayloadError(
-            f"{what} at offset {offset} needs {size} bytes, "
-            f"only {len(buf) - offset} left"
-        )
+        raise _too_short(buf, offset, size, what)
     return buf[offset:end]
 
 
@@ -209,29 +206,39 @@ def read_data(buf: bytes, offset: int = 0, *, depth: int = 0) -> tuple[Data, int
             f"unknown A-XDR type tag 0x{tag:02X} at offset {offset}"
         )
     position = offset + 1
-    if data_type in _FIXED_FORMATS or data_type in _FIXED_OCTETS:
-        return _read_fixed(buf, position, data_type)
-    if data_type in {DataType.ARRAY, DataType.STRUCTURE}:
+    # Numbers first: they are most of every push.
+    fixed = _FIXED_FORMATS.get(data_type)
+    if fixed is not None:
+        end = position + fixed.size
+        if end > len(buf):
+            raise _cut_off(buf, position, fixed.size, data_type)
+        return Data(data_type, fixed.unpack_from(buf, position)[0]), end
+    if data_type is DataType.STRUCTURE or data_type is DataType.ARRAY:
         count, position = read_length(buf, position)
         elements: list[Data] = []
         for _ in range(count):
             element, position = read_data(buf, position, depth=depth + 1)
             elements.append(element)
         return Data(data_type, tuple(elements)), position
+    size = _FIXED_OCTETS.get(data_type)
+    if size is not None:  # date, time, date-time: no length byte
+        end = position + size
+        if end > len(buf):
+            raise _cut_off(buf, position, size, data_type)
+        return Data(data_type, buf[position:end]), end
     return _read_other(buf, position, data_type)
 
 
-def _read_fixed(buf: bytes, position: int, data_type: DataType) -> tuple[Data, int]:
-    """Numbers, enum, bcd, and the date/time types sent without a length."""
-    fixed = _FIXED_FORMATS.get(data_type)
-    if fixed is not None:
-        end = position + fixed.size
-        if end > len(buf):
-            _take(buf, position, fixed.size, data_type.name.lower())  # raises
-        return Data(data_type, fixed.unpack_from(buf, position)[0]), end
-    size = _FIXED_OCTETS[data_type]
-    what = data_type.name.lower()
-    return Data(data_type, _take(buf, position, size, what)), position + size
+def _cut_off(
+    buf: bytes, position: int, size: int, data_type: DataType
+) -> MalformedPayloadError:
+    return _too_short(buf, position, size, data_type.name.lower())
+
+
+def _too_short(buf: bytes, offset: int, size: int, what: str) -> MalformedPayloadError:
+    return MalformedPayloadError(
+        f"{what} at offset {offset} needs {size} bytes, only {len(buf) - offset} left"
+    )
 
 
 def _read_other(buf: bytes, position: int, data_type: DataType) -> tuple[Data, int]:

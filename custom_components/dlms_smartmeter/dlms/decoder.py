@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from . import dsmr
 from .apdu import (
+    CIPHERING_TAGS,
     ApduTag,
     BlockAssembler,
     describe_tag,
@@ -251,7 +252,7 @@ class MeterDecoder:
             return self._decode(join_blocks(apdu), raw, nested=True)
         if tag == ApduTag.DATA_NOTIFICATION:
             return self._reading(_Plaintext(apdu, SecurityLevel.NONE), raw)
-        if tag in {ApduTag.GENERAL_GLO_CIPHERING, ApduTag.GENERAL_DED_CIPHERING}:
+        if tag in CIPHERING_TAGS:
             ciphered = parse_ciphered_apdu(apdu)
             decrypted = decrypt(
                 system_title=ciphered.system_title,

@@ -303,10 +303,9 @@ class StreamFramer:
     # --- scanning -------------------------------------------------------------
 
     def _start_pattern(self) -> re.Pattern[bytes]:
-        if self.link is LinkLayer.AUTO and self._detected in {
-            LinkLayer.HDLC,
-            LinkLayer.MBUS,
-        }:
+        if self.link is LinkLayer.AUTO and (
+            self._detected is LinkLayer.HDLC or self._detected is LinkLayer.MBUS
+        ):
             return _PROVEN_LINK_START
         return _START_PATTERNS[self.link]
 

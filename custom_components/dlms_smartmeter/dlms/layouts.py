@@ -182,9 +182,9 @@ def _positional(
 
 
 def _date_time_of(data: Data) -> datetime | None:
-    if data.type in {DataType.OCTET_STRING, DataType.DATE_TIME} and isinstance(
-        data.value, bytes
-    ):
+    if (
+        data.type is DataType.OCTET_STRING or data.type is DataType.DATE_TIME
+    ) and isinstance(data.value, bytes):
         return parse_date_time(data.value)
     return None
 
