@@ -1,0 +1,119 @@
+"""Diagnostics: counters, the last frame and reading, never the keys."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from homeassistant.const import CONF_PORT
+import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+
+from custom_components.dlms_smartmeter import connection
+from custom_components.dlms_smartmeter.connection import redact_port
+from custom_components.dlms_smartmeter.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_ENCRYPTION_KEY,
+    CONF_UPDATE_INTERVAL,
+)
+
+from .meter import (
+    METER_ID,
+    TEST_AUTH_KEY,
+    TEST_KEY,
+    PtyMeter,
+    make_simulator,
+    meter_entry,
+    push_and_wait,
+    set_up_meter,
+    wait_until,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+pytestmark = pytest.mark.usefixtures("fast_timeouts")
+
+
+async def test_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, meter: PtyMeter
+) -> None:
+    """Everything a bug report needs, with both keys redacted everywhere."""
+    meter.simulator = make_simulator(authentication_key=TEST_AUTH_KEY)
+    entry = meter_entry(
+        meter.port,
+        authentication_key=TEST_AUTH_KEY,
+        options={CONF_UPDATE_INTERVAL: 0},
+    )
+    coordinator = await set_up_meter(hass, meter, entry)
+    reading = await push_and_wait(hass, meter, coordinator)
+    meter.write(meter.frames[-1])  # a replay, to see it counted
+
+    def _replayed() -> bool:
+        return coordinator.counters.replayed_frames == 1
+
+    await wait_until(_replayed, what="replay")
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    text = json.dumps(diagnostics).lower()
+    for key in (TEST_KEY, TEST_AUTH_KEY):
+        assert key.hex() not in text
+    assert diagnostics["entry"]["data"][CONF_ENCRYPTION_KEY] == "**REDACTED**"
+    assert diagnostics["entry"]["data"][CONF_AUTHENTICATION_KEY] == "**REDACTED**"
+    assert diagnostics["entry"]["data"][CONF_PORT] == meter.port
+    assert diagnostics["entry"]["options"] == {CONF_UPDATE_INTERVAL: 0}
+
+    counters = diagnostics["counters"]
+    assert counters["frames_ok"] == coordinator.counters.frames_ok >= 2
+    assert counters["replayed_frames"] == 1
+    assert counters["checksum_errors"] == 0
+    assert counters["decryption_failures"] == 0
+    assert counters["dropped_decreasing_registers"] == 0
+    assert counters["reconnects"] == 0
+    assert diagnostics["decoder"]["readings"] >= counters["frames_ok"]
+
+    assert diagnostics["connection"]["connected"] is True
+    assert diagnostics["connection"]["available"] is True
+    assert diagnostics["last_invocation_counter"] == reading.invocation_counter
+    assert diagnostics["last_frame_hex"] == meter.frames[-1].hex()
+    last = diagnostics["last_reading"]
+    assert last["system_title"] == METER_ID
+    assert last["manufacturer"] == "Iskraemeco"
+    assert last["security"] == "authenticated"
+    assert last["values"]["1-0:1.8.0"] == {
+        "value": reading.values["1-0:1.8.0"].value,
+        "unit": "Wh",
+    }
+    assert diagnostics["published"]["1-0:1.7.0"] == reading.values["1-0:1.7.0"].value
+
+
+async def test_diagnostics_before_the_first_frame(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, meter: PtyMeter
+) -> None:
+    """A meter that has not pushed yet still gives diagnostics."""
+    entry = meter_entry(meter.port)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["last_reading"] is None
+    assert diagnostics["last_frame_hex"] is None
+    assert diagnostics["published"] is None
+    assert diagnostics["last_invocation_counter"] is None
+    assert TEST_KEY.hex() not in json.dumps(diagnostics).lower()
+
+
+def test_port_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """URL parameters such as an ESPHome proxy's key never reach logs."""
+    url = "esphome://meter-proxy.local:6053/?key=c2VjcmV0a2V5&port=1"
+    assert "c2VjcmV0a2V5" not in redact_port(url)
+    assert redact_port(url).startswith("esphome://meter-proxy.local:6053/")
+    assert (
+        redact_port("/dev/serial/by-id/usb-IR-head") == "/dev/serial/by-id/usb-IR-head"
+    )
+    assert redact_port("socket://192.0.2.5:8888") == "socket://192.0.2.5:8888"
+    # Older serialx without its redaction helper: the query is dropped.
+    monkeypatch.setattr(connection, "_REDACT_URI", None)
+    assert redact_port(url) == "esphome://meter-proxy.local:6053/"
