@@ -54,10 +54,10 @@ def gurux() -> Callable[[], object] | None:
     """One frame through gurux-dlms; ``None`` when it is not installed."""
     try:
         # Optional, untyped, and only needed for the comparison.
-        from gurux_dlms.enums import Security  # type: ignore[import-untyped]  # noqa: PLC0415
-        from gurux_dlms.GXByteBuffer import GXByteBuffer  # type: ignore[import-untyped]  # noqa: PLC0415
-        from gurux_dlms.GXReplyData import GXReplyData  # type: ignore[import-untyped]  # noqa: PLC0415
-        from gurux_dlms.secure.GXDLMSSecureClient import GXDLMSSecureClient  # type: ignore[import-untyped]  # noqa: PLC0415
+        from gurux_dlms.enums import Security  # noqa: PLC0415
+        from gurux_dlms.GXByteBuffer import GXByteBuffer  # noqa: PLC0415
+        from gurux_dlms.GXReplyData import GXReplyData  # noqa: PLC0415
+        from gurux_dlms.secure.GXDLMSSecureClient import GXDLMSSecureClient  # noqa: PLC0415
     except ImportError:
         return None
     # Client 0x67 (CF) and server 0x91 (02 23) as in the frame; gurux prints a

@@ -354,7 +354,9 @@ def test_decode_as_a_real_process(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        # From the repository root, so that coverage measurement of the child
+        # process finds the project's coverage settings.
+        cwd=REPOSITORY,
         env=environment,
         timeout=120,
         check=False,
@@ -572,7 +574,9 @@ def test_simulate_process_cleans_up_on_interrupt(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=tmp_path,
+        # From the repository root, so that coverage measurement of the child
+        # process finds the project's coverage settings.
+        cwd=REPOSITORY,
         env=environment,
     )
     try:
