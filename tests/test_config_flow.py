@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
@@ -10,6 +13,7 @@ from homeassistant.const import CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import selector
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
 from custom_components.dlms_smartmeter import config_flow
@@ -17,22 +21,38 @@ from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
-    CONF_LINE_PRESET,
+    CONF_INTERFACE,
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
-    LINE_PRESET_CUSTOM,
-    LINE_PRESET_MBUS,
-    LINE_PRESET_OPTICAL,
-    LINE_PRESET_P1,
+    INTERFACE_BURGENLAND,
+    INTERFACE_CUSTOM,
+    INTERFACE_KAERNTEN_WELS,
+    INTERFACE_NETZ_NOE,
+    INTERFACE_STEIERMARK_E450,
+    INTERFACE_STEIERMARK_T210,
+    INTERFACE_TINETZ_SALZBURG_VORARLBERG,
+    INTERFACE_WIENER_NETZE,
+    INTERFACES,
+    interface_for,
 )
-from custom_components.dlms_smartmeter.dlms import format_key
+from custom_components.dlms_smartmeter.dlms import LinkLayer, format_key
+from custom_components.dlms_smartmeter.dlms.encoder import (
+    SC_AUTHENTICATED,
+    axdr_double_long_unsigned,
+    axdr_structure,
+    axdr_visible_string,
+    encode_data_notification,
+    encode_general_glo_ciphering,
+    encode_link,
+)
 from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
 
 from .meter import (
     METER_ID,
     OTHER_KEY,
     OTHER_SYSTEM_TITLE,
+    SYSTEM_TITLE,
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
@@ -47,7 +67,6 @@ from .meter import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from homeassistant.core import HomeAssistant
 
@@ -60,15 +79,41 @@ TYPED_KEY = "0x" + " ".join(
 TITLE = f"Iskraemeco AM550-TD0 {METER_ID}"
 
 
-def _user_input(port: str, key: str = TYPED_KEY, **advanced: Any) -> dict[str, Any]:
+def _translations(language: str) -> dict[str, Any]:
+    path = Path(config_flow.__file__).parent / "translations" / f"{language}.json"
+    content: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return content
+
+
+TRANSLATIONS = _translations("en")
+
+
+def _user_input(port: str, key: str = TYPED_KEY, **fields: Any) -> dict[str, Any]:
     return {
         CONF_PORT: port,
         CONF_ENCRYPTION_KEY: key,
-        config_flow.SECTION_ADVANCED: {
-            CONF_LINE_PRESET: LINE_PRESET_OPTICAL,
-            **advanced,
-        },
+        CONF_INTERFACE: INTERFACE_WIENER_NETZE,
+        # The frontend sends a section even when it stays collapsed.
+        config_flow.SECTION_CUSTOM_LINE: {},
+        **fields,
     }
+
+
+def _custom_line(baudrate: str | None, parity: str | None) -> dict[str, Any]:
+    """The custom line settings section as the form sends it."""
+    line: dict[str, str] = {}
+    if baudrate is not None:
+        line[CONF_BAUDRATE] = baudrate
+    if parity is not None:
+        line[CONF_PARITY] = parity
+    return {config_flow.SECTION_CUSTOM_LINE: line}
+
+
+def _stored(
+    port: str, interface: str = INTERFACE_WIENER_NETZE, **kwargs: Any
+) -> dict[str, Any]:
+    """Entry data as this version of the flow stores it."""
+    return {**entry_data(port, **kwargs), CONF_INTERFACE: interface}
 
 
 def _fields(result: Any) -> dict[str, Any]:
@@ -76,12 +121,45 @@ def _fields(result: Any) -> dict[str, Any]:
     return {str(key): value for key, value in result["data_schema"].schema.items()}
 
 
-def _suggested(result: Any) -> dict[str, Any]:
-    """The suggested values of the form's top-level fields."""
-    return {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in result["data_schema"].schema
-    }
+def _suggested(result: Any, section_name: str | None = None) -> dict[str, Any]:
+    """The suggested values of the form's top-level fields or of a section."""
+    schema = result["data_schema"].schema
+    if section_name is not None:
+        schema = _fields(result)[section_name].schema.schema
+    return {str(key): (key.description or {}).get("suggested_value") for key in schema}
+
+
+def _legacy_entry(
+    port: str,
+    *,
+    baudrate: int = 9600,
+    parity: str = "N",
+    authentication_key: bytes | None = None,
+) -> MockConfigEntry:
+    """An entry stored before entries kept their interface choice."""
+    data = entry_data(port, authentication_key=authentication_key)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=TITLE,
+        unique_id=METER_ID,
+        data={**data, CONF_BAUDRATE: baudrate, CONF_PARITY: parity},
+    )
+
+
+def _authenticated_unsupported_frame(invocation_counter: int) -> bytes:
+    """An authenticated frame (test keys) whose content has no known layout."""
+    body = axdr_structure(
+        axdr_visible_string("not a meter layout"), axdr_double_long_unsigned(42)
+    )
+    apdu = encode_general_glo_ciphering(
+        encode_data_notification(body, invoke_id=1, date_time=None),
+        system_title=SYSTEM_TITLE,
+        invocation_counter=invocation_counter,
+        encryption_key=TEST_KEY,
+        authentication_key=TEST_AUTH_KEY,
+        security_control=SC_AUTHENTICATED,
+    )
+    return encode_link([apdu], link=LinkLayer.HDLC)
 
 
 async def _start_user_flow(hass: HomeAssistant) -> str:
@@ -120,7 +198,13 @@ async def test_user_form_offers_ports(
         DOMAIN, context={"source": SOURCE_USER}
     )
     fields = _fields(result)
-    assert set(fields) == {CONF_PORT, CONF_ENCRYPTION_KEY, "advanced"}
+    assert set(fields) == {
+        CONF_PORT,
+        CONF_INTERFACE,
+        CONF_ENCRYPTION_KEY,
+        CONF_AUTHENTICATION_KEY,
+        config_flow.SECTION_CUSTOM_LINE,
+    }
     port_selector = fields[CONF_PORT]
     if native_selector:
         assert isinstance(port_selector, selector.TextSelector)
@@ -135,6 +219,70 @@ async def test_user_form_offers_ports(
         assert option["value"].startswith("/dev/")
 
 
+async def test_user_form_offers_interfaces(hass: HomeAssistant) -> None:
+    """Interfaces named by operator and meter, Wiener Netze first, then custom."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    interface_selector = _fields(result)[CONF_INTERFACE]
+    assert isinstance(interface_selector, selector.SelectSelector)
+    assert interface_selector.config["options"] == [*INTERFACES, INTERFACE_CUSTOM]
+    assert interface_selector.config["translation_key"] == CONF_INTERFACE
+    schema: Any = result["data_schema"]
+    [interface_key] = [key for key in schema.schema if str(key) == CONF_INTERFACE]
+    assert interface_key.default() == INTERFACE_WIENER_NETZE
+    # Each label names the line settings the choice sets, in both languages.
+    for language in ("en", "de"):
+        labels = _translations(language)["selector"][CONF_INTERFACE]["options"]
+        assert set(labels) == {*INTERFACES, INTERFACE_CUSTOM}
+        for name, interface in INTERFACES.items():
+            assert f"({interface.baudrate} 8{interface.parity}1)" in labels[name]
+
+
+async def test_every_placeholder_is_filled(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """The key help texts name their sources through placeholders the flow fills."""
+    placeholder = re.compile(r"\{(\w+)\}")
+    steps = TRANSLATIONS["config"]["step"]
+
+    def _used(step_id: str) -> set[str]:
+        return set(placeholder.findall(json.dumps(steps[step_id])))
+
+    def _filled(result: Any) -> dict[str, str]:
+        return dict(result["description_placeholders"] or {})
+
+    assert {"wiener_netze_info", "netz_noe_email"} <= _used("user")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert _used("user") <= set(_filled(result))
+    for value in _filled(result).values():
+        assert value.startswith("https://") or "@" in value
+
+    entry = meter_entry(meter.port)
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert _used("reconfigure") <= set(_filled(result))
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert _used("reauth_confirm") <= set(_filled(result))
+
+
+def test_older_entries_get_a_fitting_interface() -> None:
+    """Line settings and the presence of an authentication key pick the choice."""
+    for name, interface in INTERFACES.items():
+        chosen = INTERFACES[
+            interface_for(
+                interface.baudrate,
+                interface.parity,
+                authentication_key=interface.authentication_key_issued,
+            )
+        ]
+        assert chosen == interface, name
+    assert interface_for(2400, "N", authentication_key=False) == INTERFACE_CUSTOM
+
+
 async def test_user_creates_entry(hass: HomeAssistant, meter: PtyMeter) -> None:
     """Listening to a meter that decrypts creates the entry, keyed by the meter."""
     flow_id = await _start_user_flow(hass)
@@ -146,14 +294,14 @@ async def test_user_creates_entry(hass: HomeAssistant, meter: PtyMeter) -> None:
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == TITLE
-    assert result["data"] == entry_data(meter.port)
+    assert result["data"] == _stored(meter.port)
     assert result["data"][CONF_ENCRYPTION_KEY] == TEST_KEY.hex().upper()
     entry = result["result"]
     assert entry.unique_id == METER_ID
     assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_user_with_authentication_and_line_preset(
+async def test_user_with_authentication_and_interface(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
     """An authenticated meter on a P1 interface stores both keys and the line."""
@@ -174,49 +322,96 @@ async def test_user_with_authentication_and_line_preset(
             meter.port,
             **{
                 CONF_AUTHENTICATION_KEY: TEST_AUTH_KEY.hex(":"),
-                CONF_LINE_PRESET: LINE_PRESET_P1,
+                CONF_INTERFACE: INTERFACE_STEIERMARK_T210,
             },
         ),
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {
-        **entry_data(meter.port, authentication_key=TEST_AUTH_KEY),
+        **_stored(
+            meter.port,
+            INTERFACE_STEIERMARK_T210,
+            authentication_key=TEST_AUTH_KEY,
+        ),
         CONF_BAUDRATE: 115200,
         CONF_PARITY: "N",
     }
     assert result["result"].state is ConfigEntryState.LOADED
 
 
+async def test_user_tells_which_of_two_keys_is_wrong(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """The tag fails for either wrong key; decrypting without it tells them apart."""
+    meter.simulator = make_simulator(authentication_key=TEST_AUTH_KEY)
+    flow_id = await _start_user_flow(hass)
+    meter.start_streaming()
+    # The two keys swapped: the encryption key is the wrong one.
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        _user_input(
+            meter.port,
+            TEST_AUTH_KEY.hex(),
+            **{
+                CONF_AUTHENTICATION_KEY: TEST_KEY.hex(),
+                CONF_INTERFACE: INTERFACE_BURGENLAND,
+            },
+        ),
+    )
+    assert result["errors"] == {"base": "invalid_key"}
+
+    # Frames whose content is unknown leave the encryption key unproven: the
+    # failed tag is what is known.
+    counters = iter(range(7000, 8000))
+    meter.start_streaming(
+        source=lambda: _authenticated_unsupported_frame(next(counters))
+    )
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        _user_input(
+            meter.port,
+            **{
+                CONF_AUTHENTICATION_KEY: OTHER_KEY.hex(),
+                CONF_INTERFACE: INTERFACE_BURGENLAND,
+            },
+        ),
+    )
+    assert result["errors"] == {"base": "invalid_authentication_key"}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
 @pytest.mark.parametrize(
-    ("preset", "baudrate", "parity", "stored"),
+    ("interface", "custom_line", "stored"),
     [
-        (LINE_PRESET_MBUS, None, None, (2400, "E")),
-        (LINE_PRESET_CUSTOM, "19200", "odd", (19200, "O")),
-        (LINE_PRESET_CUSTOM, None, None, (9600, "N")),
+        (INTERFACE_NETZ_NOE, None, (2400, "E")),
+        (INTERFACE_TINETZ_SALZBURG_VORARLBERG, None, (2400, "E")),
+        (INTERFACE_KAERNTEN_WELS, ("19200", "odd"), (115200, "N")),
+        (INTERFACE_CUSTOM, ("19200", "odd"), (19200, "O")),
+        (INTERFACE_CUSTOM, (None, None), (9600, "N")),
     ],
 )
 async def test_user_line_settings(
     hass: HomeAssistant,
     meter: PtyMeter,
     *,
-    preset: str,
-    baudrate: str | None,
-    parity: str | None,
+    interface: str,
+    custom_line: tuple[str | None, str | None] | None,
     stored: tuple[int, str],
 ) -> None:
-    """Presets set baud rate and parity; the custom choice takes the fields."""
+    """Interfaces set baud rate and parity; only the custom one takes the fields."""
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    advanced: dict[str, str] = {CONF_LINE_PRESET: preset}
-    if baudrate is not None and parity is not None:
-        advanced |= {CONF_BAUDRATE: baudrate, CONF_PARITY: parity}
+    fields: dict[str, Any] = {CONF_INTERFACE: interface}
+    if custom_line is not None:
+        fields |= _custom_line(*custom_line)
     result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, **advanced)
+        flow_id, _user_input(meter.port, **fields)
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (result["data"][CONF_BAUDRATE], result["data"][CONF_PARITY]) == stored
+    assert result["data"][CONF_INTERFACE] == interface
     # A pty accepts a parity setting only once, so setup may have to retry
     # here; a real serial port does not have that limitation.
     assert await hass.config_entries.async_unload(result["result"].entry_id)
@@ -230,7 +425,7 @@ async def test_user_line_settings(
         (
             TYPED_KEY,
             {CONF_AUTHENTICATION_KEY: "12345"},
-            {"base": "invalid_authentication_key_format"},
+            {CONF_AUTHENTICATION_KEY: "invalid_authentication_key_format"},
         ),
     ],
 )
@@ -514,7 +709,8 @@ async def test_reauth_after_rejected_key(hass: HomeAssistant, meter: PtyMeter) -
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
-    assert entry.data == entry_data(meter.port)
+    # The entry predates stored interface choices: its line settings say which.
+    assert entry.data == _stored(meter.port, INTERFACE_WIENER_NETZE)
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -603,16 +799,9 @@ async def test_reconfigure_moves_port_and_line_settings(
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
     assert _suggested(result)[CONF_PORT] == meter.port
-    advanced = result["data_schema"].schema
-    section_schema = next(
-        value for key, value in advanced.items() if str(key) == "advanced"
-    ).schema.schema
-    suggested_advanced = {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in section_schema
-    }
-    assert suggested_advanced[CONF_LINE_PRESET] == LINE_PRESET_OPTICAL
-    assert suggested_advanced[CONF_BAUDRATE] == "9600"
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
+    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    assert line[CONF_BAUDRATE] == "9600"
 
     meter.stop_streaming()
     second_meter.start_streaming()
@@ -621,35 +810,60 @@ async def test_reconfigure_moves_port_and_line_settings(
         {
             CONF_PORT: second_meter.port,
             CONF_ENCRYPTION_KEY: "",
-            config_flow.SECTION_ADVANCED: {
-                CONF_LINE_PRESET: LINE_PRESET_CUSTOM,
-                CONF_BAUDRATE: "2400",
-                CONF_PARITY: "none",
-            },
+            CONF_INTERFACE: INTERFACE_CUSTOM,
+            **_custom_line("2400", "none"),
         },
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data == {**entry_data(second_meter.port), CONF_BAUDRATE: 2400}
+    assert entry.data == {
+        **_stored(second_meter.port, INTERFACE_CUSTOM),
+        CONF_BAUDRATE: 2400,
+    }
     coordinator = entry.runtime_data
     assert coordinator.settings.port == second_meter.port
     await wait_until(lambda: coordinator.counters.frames_ok > 0, what="frames")
 
-    # 2400 baud without parity is no preset: the form shows the custom choice.
+    # The form offers the stored choice and line settings again.
     result = await entry.start_reconfigure_flow(hass)
-    section_schema = next(
-        value
-        for key, value in result["data_schema"].schema.items()
-        if str(key) == "advanced"
-    ).schema.schema
-    suggested_advanced = {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in section_schema
-    }
-    assert suggested_advanced[CONF_LINE_PRESET] == LINE_PRESET_CUSTOM
-    assert suggested_advanced[CONF_BAUDRATE] == "2400"
-    assert suggested_advanced[CONF_PARITY] == "none"
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_CUSTOM
+    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    assert line == {CONF_BAUDRATE: "2400", CONF_PARITY: "none"}
+
+
+@pytest.mark.parametrize(
+    ("baudrate", "parity", "authentication_key", "interface"),
+    [
+        (9600, "N", None, INTERFACE_WIENER_NETZE),
+        (9600, "N", TEST_AUTH_KEY, INTERFACE_BURGENLAND),
+        (2400, "E", None, INTERFACE_NETZ_NOE),
+        (2400, "E", TEST_AUTH_KEY, INTERFACE_STEIERMARK_E450),
+        (115200, "N", None, INTERFACE_KAERNTEN_WELS),
+        (115200, "N", TEST_AUTH_KEY, INTERFACE_STEIERMARK_T210),
+        (2400, "N", None, INTERFACE_CUSTOM),
+    ],
+)
+async def test_reconfigure_offers_the_interface_of_older_entries(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    *,
+    baudrate: int,
+    parity: str,
+    authentication_key: bytes | None,
+    interface: str,
+) -> None:
+    """Entries without a stored choice get the one their line and keys fit."""
+    entry = _legacy_entry(
+        meter.port,
+        baudrate=baudrate,
+        parity=parity,
+        authentication_key=authentication_key,
+    )
+    entry.add_to_hass(hass)
+    assert CONF_INTERFACE not in entry.data
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result)[CONF_INTERFACE] == interface
 
 
 async def test_reconfigure_errors_then_recovers(
@@ -681,7 +895,7 @@ async def test_reconfigure_errors_then_recovers(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT, result.get("errors")
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data == entry_data(meter.port, authentication_key=TEST_AUTH_KEY)
+    assert entry.data == _stored(meter.port, authentication_key=TEST_AUTH_KEY)
 
 
 async def test_reconfigure_wrong_meter(

@@ -12,8 +12,8 @@ import pytest
 import custom_components.dlms_smartmeter as integration
 from custom_components.dlms_smartmeter import connection
 from custom_components.dlms_smartmeter.const import (
-    LINE_PRESET_CUSTOM,
-    LINE_PRESETS,
+    INTERFACE_CUSTOM,
+    INTERFACES,
     PARITY_CHOICES,
 )
 from custom_components.dlms_smartmeter.sensor import SENSORS
@@ -147,10 +147,7 @@ def test_every_field_is_described() -> None:
 
 def test_selector_options_are_translated() -> None:
     selectors = EN["selector"]
-    assert set(selectors["line_preset"]["options"]) == {
-        *LINE_PRESETS,
-        LINE_PRESET_CUSTOM,
-    }
+    assert set(selectors["interface"]["options"]) == {*INTERFACES, INTERFACE_CUSTOM}
     assert set(selectors["parity"]["options"]) == set(PARITY_CHOICES)
     # hassfest accepts only lower-case keys.
     for options in selectors.values():

@@ -1,5 +1,7 @@
 """Config flow: add a meter after listening to it on its port.
 
+The form asks for the port, the meter's interface (named by grid operator
+and meter; each choice sets baud rate and parity), and the key or keys.
 Every path that stores port, line settings or keys (setup, reauth,
 reconfigure) opens the port and waits for a frame that decrypts, so that a
 wrong port, line setting or key is reported before anything is saved, each
@@ -27,25 +29,31 @@ from homeassistant.helpers import selector
 import serialx
 import voluptuous as vol
 
-from .connection import LineSettings, ProbeError, async_probe
+from .connection import (
+    InvalidAuthenticationKeyError,
+    InvalidKeyError,
+    LineSettings,
+    ProbeError,
+    async_probe,
+)
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
-    CONF_LINE_PRESET,
+    CONF_INTERFACE,
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DEFAULT_BAUDRATE,
-    DEFAULT_LINE_PRESET,
+    DEFAULT_INTERFACE,
     DEFAULT_PARITY,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
-    LINE_PRESET_CUSTOM,
-    LINE_PRESETS,
+    INTERFACE_CUSTOM,
+    INTERFACES,
     LOGGER,
     MAX_UPDATE_INTERVAL,
     PARITY_CHOICES,
-    line_preset_for,
+    interface_for,
 )
 from .dlms import Reading, format_key, parse_key
 
@@ -71,7 +79,15 @@ _SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
 
-SECTION_ADVANCED: Final = "advanced"
+SECTION_CUSTOM_LINE: Final = "custom_line"
+"""Form section with baud rate and parity for the custom interface choice."""
+
+KEY_SOURCES: Final = {
+    # Where operators hand out keys, for the help texts (translations may
+    # hold no addresses).
+    "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
+    "netz_noe_email": "smartmeter@netz-noe.at",
+}
 
 BAUDRATES: Final = (
     "300",
@@ -87,6 +103,14 @@ BAUDRATES: Final = (
 
 _PASSWORD = selector.TextSelector(
     selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+)
+_INTERFACE_SELECTOR = selector.SelectSelector(
+    selector.SelectSelectorConfig(
+        options=[*INTERFACES, INTERFACE_CUSTOM],
+        translation_key=CONF_INTERFACE,
+        mode=selector.SelectSelectorMode.DROPDOWN,
+        sort=False,
+    )
 )
 
 
@@ -113,6 +137,8 @@ class _MeterInput:
     """Validated form input, ready to listen with."""
 
     settings: LineSettings
+    interface: str
+    """The form's interface choice (an ``INTERFACES`` name or the custom one)."""
     # Keys stay out of the representation, so they cannot end up in a log.
     encryption_key: bytes = field(repr=False)
     authentication_key: bytes | None = field(repr=False)
@@ -123,6 +149,7 @@ class _MeterInput:
             CONF_ENCRYPTION_KEY: format_key(self.encryption_key),
             CONF_BAUDRATE: self.settings.baudrate,
             CONF_PARITY: self.settings.parity,
+            CONF_INTERFACE: self.interface,
         }
         if self.authentication_key is not None:
             data[CONF_AUTHENTICATION_KEY] = format_key(self.authentication_key)
@@ -156,25 +183,25 @@ def _parse_keys(
     )
     if encryption_key is None:
         raise _InvalidInputError(CONF_ENCRYPTION_KEY, "invalid_encryption_key_format")
-    try:
-        authentication_key = _parse_key_field(
-            authentication_text,
-            CONF_AUTHENTICATION_KEY,
-            stored.get(CONF_AUTHENTICATION_KEY),
-        )
-    except _InvalidInputError as err:
-        # The field may sit in a collapsed section: tell the whole form.
-        raise _InvalidInputError("base", err.error) from err
+    authentication_key = _parse_key_field(
+        authentication_text,
+        CONF_AUTHENTICATION_KEY,
+        stored.get(CONF_AUTHENTICATION_KEY),
+    )
     return encryption_key, authentication_key
 
 
-def _line_settings_from(advanced: Mapping[str, Any]) -> tuple[int, str]:
-    preset = advanced.get(CONF_LINE_PRESET, DEFAULT_LINE_PRESET)
-    if preset in LINE_PRESETS:
-        return LINE_PRESETS[preset]
+def _line_settings_from(user_input: Mapping[str, Any]) -> tuple[str, int, str]:
+    """Interface choice, baud rate and parity from the form."""
+    name = user_input.get(CONF_INTERFACE, DEFAULT_INTERFACE)
+    if name in INTERFACES:
+        interface = INTERFACES[name]
+        return name, interface.baudrate, interface.parity
+    custom: Mapping[str, Any] = user_input.get(SECTION_CUSTOM_LINE, {})
     return (
-        int(advanced.get(CONF_BAUDRATE) or DEFAULT_BAUDRATE),
-        PARITY_CHOICES.get(advanced.get(CONF_PARITY) or "", DEFAULT_PARITY),
+        INTERFACE_CUSTOM,
+        int(custom.get(CONF_BAUDRATE) or DEFAULT_BAUDRATE),
+        PARITY_CHOICES.get(custom.get(CONF_PARITY) or "", DEFAULT_PARITY),
     )
 
 
@@ -217,21 +244,11 @@ def _list_ports() -> list[selector.SelectOptionDict]:
     ]
 
 
-def _advanced_section() -> section:
-    """Authentication key and line settings, collapsed by default."""
+def _custom_line_section() -> section:
+    """Baud rate and parity for the custom choice, collapsed by default."""
     return section(
         _schema(
             {
-                vol.Optional(CONF_AUTHENTICATION_KEY): _PASSWORD,
-                vol.Required(
-                    CONF_LINE_PRESET, default=DEFAULT_LINE_PRESET
-                ): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[*LINE_PRESETS, LINE_PRESET_CUSTOM],
-                        translation_key=CONF_LINE_PRESET,
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                    )
-                ),
                 vol.Optional(CONF_BAUDRATE): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=list(BAUDRATES),
@@ -288,17 +305,12 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_create_entry(
                         title=_title(reading), data=meter_input.as_entry_data()
                     )
-        schema = _schema(
-            {
-                vol.Required(CONF_PORT): await self._async_port_selector(),
-                vol.Required(CONF_ENCRYPTION_KEY): _PASSWORD,
-                vol.Required(SECTION_ADVANCED): _advanced_section(),
-            }
-        )
+        schema = await self._async_meter_schema(keys_required=True)
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=KEY_SOURCES,
         )
 
     # ------------------------------------------------------------------
@@ -328,7 +340,10 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[err.field] = err.error
             else:
                 meter_input = _MeterInput(
-                    _settings_of(entry), encryption_key, authentication_key
+                    _settings_of(entry),
+                    _interface_of(entry),
+                    encryption_key,
+                    authentication_key,
                 )
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
@@ -347,7 +362,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=schema,
             errors=errors,
-            description_placeholders={"name": entry.title},
+            description_placeholders={**KEY_SOURCES, "name": entry.title},
         )
 
     # ------------------------------------------------------------------
@@ -381,27 +396,37 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         settings = _settings_of(entry)
         suggested = user_input or {
             CONF_PORT: settings.port,
-            SECTION_ADVANCED: {
-                CONF_LINE_PRESET: line_preset_for(settings.baudrate, settings.parity),
+            CONF_INTERFACE: _interface_of(entry),
+            SECTION_CUSTOM_LINE: {
                 CONF_BAUDRATE: str(settings.baudrate),
                 CONF_PARITY: _parity_choice(settings.parity),
             },
         }
-        schema = _schema(
-            {
-                vol.Required(CONF_PORT): await self._async_port_selector(),
-                vol.Optional(CONF_ENCRYPTION_KEY): _PASSWORD,
-                vol.Required(SECTION_ADVANCED): _advanced_section(),
-            }
-        )
+        schema = await self._async_meter_schema(keys_required=False)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
+            description_placeholders=KEY_SOURCES,
         )
 
     # ------------------------------------------------------------------
     # Helpers
+
+    async def _async_meter_schema(self, *, keys_required: bool) -> Any:
+        """Port, interface and keys; reconfigure keeps keys left blank."""
+        encryption_key = vol.Required if keys_required else vol.Optional
+        return _schema(
+            {
+                vol.Required(CONF_PORT): await self._async_port_selector(),
+                vol.Required(
+                    CONF_INTERFACE, default=DEFAULT_INTERFACE
+                ): _INTERFACE_SELECTOR,
+                encryption_key(CONF_ENCRYPTION_KEY): _PASSWORD,
+                vol.Optional(CONF_AUTHENTICATION_KEY): _PASSWORD,
+                vol.Required(SECTION_CUSTOM_LINE): _custom_line_section(),
+            }
+        )
 
     async def _async_port_selector(self) -> selector.Selector[Any]:
         if _SERIAL_PORT_SELECTOR is not None:
@@ -419,16 +444,18 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: Mapping[str, Any], entry: ConfigEntry | None
     ) -> _MeterInput:
         """Check the form's fields; blank keys keep the entry's keys."""
-        advanced: Mapping[str, Any] = user_input.get(SECTION_ADVANCED, {})
         encryption_key, authentication_key = _parse_keys(
             user_input.get(CONF_ENCRYPTION_KEY),
-            advanced.get(CONF_AUTHENTICATION_KEY),
+            user_input.get(CONF_AUTHENTICATION_KEY),
             entry.data if entry is not None else {},
         )
-        baudrate, parity = _line_settings_from(advanced)
+        interface, baudrate, parity = _line_settings_from(user_input)
         port = await self._async_stable_port(user_input[CONF_PORT])
         return _MeterInput(
-            LineSettings(port, baudrate, parity), encryption_key, authentication_key
+            LineSettings(port, baudrate, parity),
+            interface,
+            encryption_key,
+            authentication_key,
         )
 
     async def _async_stable_port(self, port: str) -> str:
@@ -461,12 +488,37 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     async def _async_probe(meter_input: _MeterInput) -> Reading:
-        return await async_probe(
-            meter_input.settings,
-            meter_input.encryption_key,
-            meter_input.authentication_key,
-            LISTEN_TIMEOUT,
+        try:
+            return await async_probe(
+                meter_input.settings,
+                meter_input.encryption_key,
+                meter_input.authentication_key,
+                LISTEN_TIMEOUT,
+            )
+        except InvalidAuthenticationKeyError:
+            # The tag covers both keys, so a wrong encryption key fails it
+            # too (and people swap the two keys): tell which one is wrong.
+            if await _async_encryption_key_rejected(meter_input):
+                raise InvalidKeyError from None
+            raise
+
+
+async def _async_encryption_key_rejected(meter_input: _MeterInput) -> bool:
+    """Whether the frames fail to decrypt with the encryption key alone.
+
+    Without an authentication key the tag is not checked, so the frames
+    decrypt exactly when the encryption key is right.
+    """
+    try:
+        await async_probe(
+            meter_input.settings, meter_input.encryption_key, None, LISTEN_TIMEOUT
         )
+    except InvalidKeyError:
+        return True
+    except ProbeError:
+        # No verdict (the meter went quiet, say): keep the first finding.
+        return False
+    return False
 
 
 def _settings_of(entry: ConfigEntry) -> LineSettings:
@@ -474,6 +526,19 @@ def _settings_of(entry: ConfigEntry) -> LineSettings:
         entry.data[CONF_PORT],
         entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
         entry.data.get(CONF_PARITY, DEFAULT_PARITY),
+    )
+
+
+def _interface_of(entry: ConfigEntry) -> str:
+    """The entry's interface choice; older entries did not store one."""
+    stored = entry.data.get(CONF_INTERFACE)
+    if stored in INTERFACES or stored == INTERFACE_CUSTOM:
+        return str(stored)
+    settings = _settings_of(entry)
+    return interface_for(
+        settings.baudrate,
+        settings.parity,
+        authentication_key=bool(entry.data.get(CONF_AUTHENTICATION_KEY)),
     )
 
 

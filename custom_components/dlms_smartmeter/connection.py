@@ -17,6 +17,7 @@ from .const import LOGGER
 from .dlms import (
     AuthenticationError,
     DecryptionError,
+    DlmsError,
     MalformedPayloadError,
     MeterDecoder,
     Reading,
@@ -157,6 +158,8 @@ class _Probe:
         self.authentication_failures = 0
         self.decryption_failures = 0
         self.unsupported = 0
+        self.first_unsupported: DlmsError | None = None
+        """The first frame that decrypted but is not supported, for the log."""
         self.done: asyncio.Future[Reading] = asyncio.get_running_loop().create_future()
 
     def feed(self, data: bytes) -> None:
@@ -173,6 +176,8 @@ class _Probe:
                 self.decryption_failures += 1
             elif isinstance(item, (UnsupportedError, MalformedPayloadError)):
                 self.unsupported += 1
+                if self.first_unsupported is None:
+                    self.first_unsupported = item
                 if isinstance(item, UnsupportedPayloadError):
                     LOGGER.debug(
                         "Decrypted payload with an unknown layout: %s",
@@ -225,8 +230,22 @@ async def async_probe(
         lost = protocol.closed.done()
     finally:
         await async_close(transport)
+    error: BaseException | None
     if probe.done.done():
-        return probe.done.result()
-    if lost and not probe.bytes_received:
-        raise CannotConnectError
-    raise probe.failure()
+        error = probe.done.exception()
+        if error is None:
+            return probe.done.result()
+    elif lost and not probe.bytes_received:
+        error = CannotConnectError()
+    else:
+        error = probe.failure()
+    if isinstance(error, UnsupportedMeterError) and probe.first_unsupported is not None:
+        # At the default log level: the form's error asks the user to report
+        # what the meter sends. Error messages carry no key material; the
+        # payload holds meter values only.
+        LOGGER.warning(
+            "The frames on %s decrypt, but they are not supported: %s",
+            redact_port(settings.port),
+            probe.first_unsupported,
+        )
+    raise error

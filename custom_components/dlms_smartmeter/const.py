@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import logging
 from typing import Final
 
@@ -12,7 +13,7 @@ CONF_ENCRYPTION_KEY: Final = "encryption_key"
 CONF_AUTHENTICATION_KEY: Final = "authentication_key"
 CONF_BAUDRATE: Final = "baudrate"
 CONF_PARITY: Final = "parity"
-CONF_LINE_PRESET: Final = "line_preset"
+CONF_INTERFACE: Final = "interface"
 CONF_UPDATE_INTERVAL: Final = "update_interval"
 
 DEFAULT_UPDATE_INTERVAL: Final = 5
@@ -29,28 +30,66 @@ PARITY_CHOICES: Final[dict[str, str]] = {
     "odd": PARITY_ODD,
 }
 
-LINE_PRESET_OPTICAL: Final = "optical_9600_8n1"
-LINE_PRESET_MBUS: Final = "mbus_2400_8e1"
-LINE_PRESET_P1: Final = "p1_115200_8n1"
-LINE_PRESET_CUSTOM: Final = "custom"
-DEFAULT_LINE_PRESET: Final = LINE_PRESET_OPTICAL
 
-LINE_PRESETS: Final[dict[str, tuple[int, str]]] = {
-    # Optical IR head on the meter's customer interface (Wiener Netze and
-    # most operators with an optical push).
-    LINE_PRESET_OPTICAL: (9600, PARITY_NONE),
-    # Wired M-Bus customer interface (Netz NÖ, KSM West).
-    LINE_PRESET_MBUS: (2400, PARITY_EVEN),
-    # RJ12 "P1" customer interface (Kärnten, Wels, Steiermark).
-    LINE_PRESET_P1: (115200, PARITY_NONE),
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """How the meters behind one choice of the setup form send their frames."""
+
+    baudrate: int
+    parity: str
+    authentication_key_issued: bool = False
+    """The operator hands out an authentication key with the encryption key."""
+
+
+# The framing (HDLC, M-Bus or a bare APDU) is not part of an interface: the
+# decoder recognises each one by its start bytes and checksum, so a meter
+# that sends another framing than its operator's usual one still decodes.
+INTERFACE_WIENER_NETZE: Final = "wiener_netze_optical"
+INTERFACE_NETZ_NOE: Final = "netz_noe_mbus"
+INTERFACE_TINETZ_SALZBURG_VORARLBERG: Final = "tinetz_salzburg_vorarlberg_mbus"
+INTERFACE_KAERNTEN_WELS: Final = "kaernten_wels_p1"
+INTERFACE_BURGENLAND: Final = "netz_burgenland_optical"
+INTERFACE_STEIERMARK_E450: Final = "steiermark_e450_mbus"
+INTERFACE_STEIERMARK_T210: Final = "steiermark_t210_p1"
+INTERFACE_CUSTOM: Final = "custom"
+DEFAULT_INTERFACE: Final = INTERFACE_WIENER_NETZE
+
+INTERFACES: Final[dict[str, Interface]] = {
+    # Optical IR head: Iskraemeco AM550, Landis+Gyr E450, Siemens IM350.
+    INTERFACE_WIENER_NETZE: Interface(9600, PARITY_NONE),
+    # Wired M-Bus (RJ12): Kaifa MA309, Sagemcom T210-D. Sources disagree on
+    # the parity; 8E1 is the M-Bus standard, the custom choice covers 8N1.
+    INTERFACE_NETZ_NOE: Interface(2400, PARITY_EVEN),
+    # Wired M-Bus (RJ12) of the Kaifa MA309 in Tyrol, Salzburg and Vorarlberg.
+    INTERFACE_TINETZ_SALZBURG_VORARLBERG: Interface(2400, PARITY_EVEN),
+    # RJ12 "P1" socket: Iskraemeco AM550, Siemens IM350.
+    INTERFACE_KAERNTEN_WELS: Interface(115200, PARITY_NONE),
+    # Optical IR head on the Landis+Gyr E450 (authenticated frames).
+    INTERFACE_BURGENLAND: Interface(9600, PARITY_NONE, authentication_key_issued=True),
+    # Wired M-Bus (RJ12) of the Landis+Gyr E450, also in Kärnten.
+    INTERFACE_STEIERMARK_E450: Interface(
+        2400, PARITY_EVEN, authentication_key_issued=True
+    ),
+    # RJ12 "P1" socket of the Sagemcom T210-D-R.
+    INTERFACE_STEIERMARK_T210: Interface(
+        115200, PARITY_NONE, authentication_key_issued=True
+    ),
 }
-DEFAULT_BAUDRATE: Final = LINE_PRESETS[DEFAULT_LINE_PRESET][0]
-DEFAULT_PARITY: Final = LINE_PRESETS[DEFAULT_LINE_PRESET][1]
+"""The setup form's interface choices, named by grid operator and meter."""
+
+DEFAULT_BAUDRATE: Final = INTERFACES[DEFAULT_INTERFACE].baudrate
+DEFAULT_PARITY: Final = INTERFACES[DEFAULT_INTERFACE].parity
 
 
-def line_preset_for(baudrate: int, parity: str) -> str:
-    """Name of the preset with these line settings, or the custom choice."""
-    for preset, settings in LINE_PRESETS.items():
-        if settings == (baudrate, parity):
-            return preset
-    return LINE_PRESET_CUSTOM
+def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> str:
+    """The interface choice for an entry stored before entries kept theirs.
+
+    Line settings alone leave several choices; whether the entry has an
+    authentication key tells them apart. Without a match: the custom choice.
+    """
+    for name, interface in INTERFACES.items():
+        if (interface.baudrate, interface.parity) == (baudrate, parity) and (
+            interface.authentication_key_issued == authentication_key
+        ):
+            return name
+    return INTERFACE_CUSTOM

@@ -18,8 +18,8 @@ import statistics
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_PORT
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_call_later
@@ -233,6 +233,13 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self._task = self.config_entry.async_create_background_task(
             self.hass, self._async_run(), name=f"{DOMAIN} reader {self.meter_id}"
         )
+        # Home Assistant only cancels background tasks when it stops and does
+        # not wait for them: closing the port is a task it waits for.
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen(
+                EVENT_HOMEASSISTANT_STOP, self._async_on_hass_stop
+            )
+        )
 
     async def async_stop(self) -> None:
         """Stop reading and release the port."""
@@ -242,6 +249,10 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
             self._task = None
         await self._async_disconnect()
         self._cancel_timers()
+
+    async def _async_on_hass_stop(self, _event: Event) -> None:
+        """Stop the reader and close the port while Home Assistant stops."""
+        await self.async_stop()
 
     @asynccontextmanager
     async def async_release_port(self) -> AsyncIterator[None]:
@@ -378,10 +389,14 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
                 )
                 self.config_entry.async_start_reauth(self.hass)
         elif isinstance(problem, UnsupportedPayloadError):
+            # The first one goes to the log at the default level with its
+            # decrypted payload (meter values only), so that a user can report
+            # it without turning on debug logging and waiting for it again.
             self._log_once(
                 "unsupported",
-                "%s: received a payload layout that is not supported (enable "
-                "debug logging to see it)",
+                "%s: received a payload layout that is not supported; please "
+                "report this decrypted payload: %s",
+                problem.plaintext.hex(),
             )
             LOGGER.debug("Unsupported plaintext: %s", problem.plaintext.hex())
         else:
@@ -525,11 +540,11 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
                     device.id, serial_number=serial_number
                 )
 
-    def _log_once(self, problem: str, message: str) -> None:
+    def _log_once(self, problem: str, message: str, *args: object) -> None:
         if problem in self._logged_problems:
             return
         self._logged_problems.add(problem)
-        LOGGER.warning(message, self.name)
+        LOGGER.warning(message, self.name, *args)
 
     def _cancel_timers(self) -> None:
         for unsub in (self._publish_unsub, self._stale_unsub):
