@@ -83,8 +83,8 @@ SECTION_CUSTOM_LINE: Final = "custom_line"
 """Form section with baud rate and parity for the custom interface choice."""
 
 KEY_SOURCES: Final = {
-    # Where operators hand out keys, for the help texts (translations may
-    # hold no addresses).
+    # Where operators hand out keys. The key help texts name them through
+    # placeholders: hassfest refuses addresses inside translations.
     "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
     "netz_noe_email": "smartmeter@netz-noe.at",
 }
