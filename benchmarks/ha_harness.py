@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
@@ -27,7 +27,9 @@ if str(REPOSITORY) not in sys.path:
 from tests.meter import PtyMeter, make_simulator  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from freezegun.api import FrozenDateTimeFactory
 
     from custom_components.dlms_smartmeter.coordinator import (
         DlmsSmartMeterCoordinator,
@@ -100,6 +102,16 @@ class FrameLine:
         self._meter.close()
 
 
+SECOND: Final = 1.000001
+"""How far Home Assistant's frozen clock moves per frame.
+
+A microsecond more than a second: the frozen monotonic clock counts from the
+epoch, where a float cannot resolve the nanosecond asyncio adds to decide
+that a timer is due, so a timer due exactly on a tick would wait for the
+next one.
+"""
+
+
 def wall_clock() -> float:
     """Seconds of real time (Home Assistant's clock is frozen in the benchmarks)."""
     return time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -126,6 +138,28 @@ async def until(count: Callable[[], int], total: int) -> None:
         elif wall_clock() - since > STALL_SECONDS:
             raise TimeoutError(f"stuck at {current} of {total}")
         await asyncio.sleep(0)
+
+
+async def while_ticking[T](
+    freezer: FrozenDateTimeFactory, awaitable: Awaitable[T]
+) -> T:
+    """Await something that waits in real time, the frozen clock running meanwhile.
+
+    The benchmarks freeze Home Assistant's clock and move it one second per
+    frame; setting up and closing a port sleeps for a moment, which a clock
+    that stands still would never end. Here the clock moves at real speed.
+    """
+    task = asyncio.ensure_future(awaitable)
+    started = last = wall_clock()
+    while not task.done():
+        now = wall_clock()
+        if now - started > STALL_SECONDS:
+            task.cancel()
+            raise TimeoutError("still waiting after the stall limit")
+        freezer.tick(now - last)
+        last = now
+        await asyncio.sleep(0)
+    return task.result()
 
 
 async def until_received(coordinator: DlmsSmartMeterCoordinator, total: int) -> None:

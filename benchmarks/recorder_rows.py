@@ -41,12 +41,14 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from sqlalchemy import func, text
 
 from benchmarks.ha_harness import (
+    SECOND,
     FrameLine,
     cpu_clock,
     run,
     run_like_home_assistant,
     until_received,
     wall_clock,
+    while_ticking,
 )
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import (
@@ -150,7 +152,9 @@ async def test_hour(
     entry = meter_entry(line.port, options={CONF_UPDATE_INTERVAL: interval})
     entry.add_to_hass(hass)
     monkeypatch.setattr(coordinator_module, "SETUP_TIMEOUT", 0)
-    if not await hass.config_entries.async_setup(entry.entry_id):
+    if not await while_ticking(
+        freezer, hass.config_entries.async_setup(entry.entry_id)
+    ):
         raise RuntimeError("setup failed")
     await hass.async_block_till_done()
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
@@ -159,13 +163,13 @@ async def test_hour(
     for frame in frames:
         await line.send(frame)
         await until_received(coordinator, line.sent)
-        freezer.tick(1.0)
+        freezer.tick(SECOND)
         # Timers that came due run before the next frame arrives, as they
         # would in real time.
         await asyncio.sleep(0)
     freezer.tick(float(interval) + 1)  # the last window closes
     await asyncio.sleep(0)
-    await async_wait_recording_done(hass)
+    await while_ticking(freezer, async_wait_recording_done(hass))
     hour.cpu = cpu_clock() - cpu
     hour.wall = wall_clock() - started
     hour.frames = coordinator.counters.frames_ok
@@ -183,7 +187,9 @@ async def test_hour(
     rows = await instance.async_add_executor_job(_rows, hass, set(names))
     hour.rows = {names[entity_id]: count for entity_id, count in rows.items()}
     hour.database_bytes = await instance.async_add_executor_job(_database_bytes, hass)
-    if not await hass.config_entries.async_unload(entry.entry_id):
+    if not await while_ticking(
+        freezer, hass.config_entries.async_unload(entry.entry_id)
+    ):
         raise RuntimeError("unload failed")
     line.close()
     print(

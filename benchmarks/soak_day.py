@@ -53,6 +53,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from benchmarks.ha_harness import (
+    SECOND,
     FrameLine,
     collected,
     cpu_clock,
@@ -63,6 +64,7 @@ from benchmarks.ha_harness import (
     until,
     until_received,
     wall_clock,
+    while_ticking,
 )
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import (
@@ -177,7 +179,7 @@ async def _feed(
     for index in range(1, len(day.frames)):
         await line.send(day.frames[index])
         await received(line.sent)
-        freezer.tick(1.0)
+        freezer.tick(SECOND)
         # Timers that came due run before the next frame arrives, as they
         # would in real time.
         await asyncio.sleep(0)
@@ -262,7 +264,9 @@ async def test_day(
     # Opening the port drops what was sent before: the first frame comes
     # after setup, which need not wait for it.
     monkeypatch.setattr(coordinator_module, "SETUP_TIMEOUT", 0)
-    if not await hass.config_entries.async_setup(entry.entry_id):
+    if not await while_ticking(
+        freezer, hass.config_entries.async_setup(entry.entry_id)
+    ):
         raise RuntimeError("setup failed")
     await hass.async_block_till_done()
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
@@ -306,7 +310,9 @@ async def test_day(
     unsubscribe()
     _check_accounting(result, coordinator, day, line)
     _check_final_states(result, hass, coordinator, day, windows)
-    if not await hass.config_entries.async_unload(entry.entry_id):
+    if not await while_ticking(
+        freezer, hass.config_entries.async_unload(entry.entry_id)
+    ):
         raise RuntimeError("unload failed")
     line.close()
     print(f"{result.label}: {result.frames + 1:,} frames in {result.wall:.1f} s")
