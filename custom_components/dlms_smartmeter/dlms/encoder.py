@@ -31,7 +31,14 @@ from .axdr import DataType
 from .cosem_time import DEVIATION_NOT_SPECIFIED, METER_TIME_ZONE
 from .crc import crc16_arc
 from .framing import LinkLayer, encode_hdlc, encode_mbus
-from .layouts import UNITS, Layout, scale
+from .layouts import (
+    BURGENLAND_REGISTERS,
+    P1_REGISTERS,
+    UNITS,
+    WN_REGISTERS,
+    Layout,
+    scale,
+)
 from .reading import MeterValue, Reading, SecurityLevel, Unit
 from .security import KEY_LENGTH, SYSTEM_TITLE_LENGTH, TAG_LENGTH
 
@@ -410,34 +417,8 @@ def _exact_values(
 # --------------------------------------------------------------------------
 # Layouts (notification bodies)
 
-_WN_REGISTERS: Final = (
-    (obis.ACTIVE_ENERGY_IMPORT, Unit.WATT_HOUR),
-    (obis.ACTIVE_ENERGY_EXPORT, Unit.WATT_HOUR),
-    (obis.REACTIVE_ENERGY_IMPORT, Unit.VAR_HOUR),
-    (obis.REACTIVE_ENERGY_EXPORT, Unit.VAR_HOUR),
-    (obis.ACTIVE_POWER_IMPORT, Unit.WATT),
-    (obis.ACTIVE_POWER_EXPORT, Unit.WATT),
-    (obis.REACTIVE_POWER_IMPORT, Unit.VAR),
-    (obis.REACTIVE_POWER_EXPORT, Unit.VAR),
-)
-_P1_REGISTERS: Final = _WN_REGISTERS[:6]
 _P1_PUSH_LIST: Final = "0-6:25.9.0"
 _P1_SHORT_SERIAL_LENGTH: Final = 8
-_BURGENLAND_REGISTERS: Final = (
-    (obis.VOLTAGE_L1, Unit.VOLT, 0),
-    (obis.VOLTAGE_L2, Unit.VOLT, 0),
-    (obis.VOLTAGE_L3, Unit.VOLT, 0),
-    (obis.CURRENT_L1, Unit.AMPERE, -2),
-    (obis.CURRENT_L2, Unit.AMPERE, -2),
-    (obis.CURRENT_L3, Unit.AMPERE, -2),
-    (obis.ACTIVE_POWER_IMPORT, Unit.WATT, 0),
-    (obis.ACTIVE_POWER_EXPORT, Unit.WATT, 0),
-    (obis.ACTIVE_ENERGY_IMPORT, Unit.WATT_HOUR, 0),
-    (obis.ACTIVE_ENERGY_EXPORT, Unit.WATT_HOUR, 0),
-    (obis.ANGLE_U_I_L1, Unit.DEGREE, 0),
-    (obis.ANGLE_U_I_L2, Unit.DEGREE, 0),
-    (obis.ANGLE_U_I_L3, Unit.DEGREE, 0),
-)
 _BURGENLAND_TYPES: Final = (
     (DataType.LONG_UNSIGNED,) * 6
     + (DataType.DOUBLE_LONG_UNSIGNED,) * 4
@@ -489,10 +470,10 @@ def _clock(reading: Reading, layout: Layout) -> bytes:
 
 
 def _wiener_netze(reading: Reading, layout: Layout) -> bytes:
-    values = _exact_values(reading, _WN_REGISTERS)
+    values = _exact_values(reading, WN_REGISTERS)
     registers = [
         _whole(code, value, DataType.DOUBLE_LONG_UNSIGNED)
-        for (code, _unit), value in zip(_WN_REGISTERS, values, strict=True)
+        for (code, _unit), value in zip(WN_REGISTERS, values, strict=True)
     ]
     clock = axdr_octet_string(_clock(reading, layout))
     if layout is Layout.WIENER_NETZE_IM350:
@@ -512,7 +493,7 @@ def _p1_positional(reading: Reading, _layout: Layout) -> bytes:
     The eww Wels IM350 (8-character meter numbers) sends 10 elements; the
     Kärnten AM550 and IM350 add two empty customer-information strings.
     """
-    values = _exact_values(reading, _P1_REGISTERS)
+    values = _exact_values(reading, P1_REGISTERS)
     serial = _serial_bytes(reading)
     elements = [
         axdr_obis(_P1_PUSH_LIST),
@@ -521,7 +502,7 @@ def _p1_positional(reading: Reading, _layout: Layout) -> bytes:
         axdr_octet_string(encode_cosem_date(reading.meter_time)),
         *(
             _whole(code, value, DataType.DOUBLE_LONG_UNSIGNED)
-            for (code, _unit), value in zip(_P1_REGISTERS, values, strict=True)
+            for (code, _unit), value in zip(P1_REGISTERS, values, strict=True)
         ),
     ]
     if len(serial) != _P1_SHORT_SERIAL_LENGTH:
@@ -530,7 +511,7 @@ def _p1_positional(reading: Reading, _layout: Layout) -> bytes:
 
 
 def _burgenland(reading: Reading, _layout: Layout) -> bytes:
-    registers = [(code, unit) for code, unit, _scaler in _BURGENLAND_REGISTERS]
+    registers = [(code, unit) for code, unit, _scaler in BURGENLAND_REGISTERS]
     values = _exact_values(reading, registers)
     if reading.serial_number is None:
         raise ValueError("layout burgenland carries a meter id")
@@ -538,7 +519,7 @@ def _burgenland(reading: Reading, _layout: Layout) -> bytes:
         *(
             _whole(code, value, data_type, scaler)
             for (code, _unit, scaler), value, data_type in zip(
-                _BURGENLAND_REGISTERS, values, _BURGENLAND_TYPES, strict=True
+                BURGENLAND_REGISTERS, values, _BURGENLAND_TYPES, strict=True
             )
         ),
         axdr_octet_string(_serial_bytes(reading)),

@@ -79,7 +79,7 @@ _E450_SCALERS: dict[str, int] = {
 }
 
 # Positional layouts: the order of the values on the wire.
-_WN_REGISTERS = (
+WN_REGISTERS = (
     (obis.ACTIVE_ENERGY_IMPORT, Unit.WATT_HOUR),
     (obis.ACTIVE_ENERGY_EXPORT, Unit.WATT_HOUR),
     (obis.REACTIVE_ENERGY_IMPORT, Unit.VAR_HOUR),
@@ -89,8 +89,8 @@ _WN_REGISTERS = (
     (obis.REACTIVE_POWER_IMPORT, Unit.VAR),
     (obis.REACTIVE_POWER_EXPORT, Unit.VAR),
 )
-_P1_REGISTERS = _WN_REGISTERS[:6]
-_BURGENLAND_REGISTERS = (
+P1_REGISTERS = WN_REGISTERS[:6]
+BURGENLAND_REGISTERS = (
     (obis.VOLTAGE_L1, Unit.VOLT, 0),
     (obis.VOLTAGE_L2, Unit.VOLT, 0),
     (obis.VOLTAGE_L3, Unit.VOLT, 0),
@@ -193,7 +193,7 @@ def _wiener_netze(body: Data) -> BodyValues | None:
     items = body.items
     if not body.is_structure(9) or not items[0].is_octet_string(12):
         return None
-    values = _positional(items[1:], _WN_REGISTERS)
+    values = _positional(items[1:], WN_REGISTERS)
     if values is None:
         return None
     return BodyValues(Layout.WIENER_NETZE, values, clock=_date_time_of(items[0]))
@@ -206,7 +206,7 @@ def _wiener_netze_im350(body: Data) -> BodyValues | None:
     serial = _text(items[0])
     if not items[0].is_octet_string() or serial is None:
         return None
-    values = _positional(items[2:], _WN_REGISTERS)
+    values = _positional(items[2:], WN_REGISTERS)
     if values is None:
         return None
     return BodyValues(
@@ -233,7 +233,7 @@ def _p1_positional(body: Data) -> BodyValues | None:
         and all(item.is_octet_string() for item in items[10:])
     ):
         return None
-    values = _positional(items[4:10], _P1_REGISTERS)
+    values = _positional(items[4:10], P1_REGISTERS)
     if values is None:
         return None
     day = parse_date(items[3].value) if isinstance(items[3].value, bytes) else None
@@ -259,7 +259,7 @@ def _burgenland(body: Data) -> BodyValues | None:
     values = {
         code: MeterValue(scale(number, scaler), unit)
         for number, (code, unit, scaler) in zip(
-            numbers, _BURGENLAND_REGISTERS, strict=True
+            numbers, BURGENLAND_REGISTERS, strict=True
         )
     }
     return BodyValues(Layout.BURGENLAND, values, serial_number=_text(items[13]))
