@@ -141,7 +141,9 @@ async def until(count: Callable[[], int], total: int) -> None:
 
 
 async def while_ticking[T](
-    freezer: FrozenDateTimeFactory, awaitable: Awaitable[T]
+    freezer: FrozenDateTimeFactory,
+    awaitable: Awaitable[T],
+    limit: float = STALL_SECONDS,
 ) -> T:
     """Await something that waits in real time, the frozen clock running meanwhile.
 
@@ -153,9 +155,9 @@ async def while_ticking[T](
     started = last = wall_clock()
     while not task.done():
         now = wall_clock()
-        if now - started > STALL_SECONDS:
+        if now - started > limit:
             task.cancel()
-            raise TimeoutError("still waiting after the stall limit")
+            raise TimeoutError(f"still waiting after {limit} s")
         freezer.tick(now - last)
         last = now
         await asyncio.sleep(0)
