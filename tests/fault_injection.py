@@ -84,6 +84,11 @@ def heap_snapshot() -> tracemalloc.Snapshot:
     return tracemalloc.take_snapshot().filter_traces(_NOT_UNDER_TEST)
 
 
+def heap_in_use(snapshot: tracemalloc.Snapshot) -> int:
+    """Bytes in the snapshot's live allocations."""
+    return sum(statistic.size for statistic in snapshot.statistics("filename"))
+
+
 async def flush_registries(hass: HomeAssistant) -> None:
     """Write the registries' pending changes now, not at some later time.
 
@@ -92,11 +97,6 @@ async def flush_registries(hass: HomeAssistant) -> None:
     """
     for registry in (er.async_get(hass), dr.async_get(hass)):
         await flush_store(registry._store)
-
-
-def heap_in_use(snapshot: tracemalloc.Snapshot) -> int:
-    """Bytes in the snapshot's live allocations."""
-    return sum(statistic.size for statistic in snapshot.statistics("filename"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +189,6 @@ class Publications:
         if data is not None and data is not self._last:
             self.published.append(data)
         self._last = data
-
-    def values(self, obis: str) -> list[float]:
-        """One value of every publication."""
-        return [data.values[obis] for data in self.published]
 
 
 def form_input(form: Mapping[str, Any], **values: Any) -> dict[str, Any]:

@@ -142,7 +142,8 @@ async def test_unload_while_a_frame_is_half_received(
     await asyncio.sleep(0.1)
     assert coordinator.counters.frames_ok == frames_ok
 
-    # Set up again: the leftover bytes are noise, the next frames are readings.
+    # Set up again: what is left of that frame is noise at most; the next
+    # frames are readings.
     meter.start_streaming()
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
