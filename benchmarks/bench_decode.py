@@ -27,7 +27,7 @@ from custom_components.dlms_smartmeter.dlms import MeterDecoder, Reading
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# Vector WN-AM550-1 (tests/vectors.json): a real AM550 IR frame and its key.
+# Vector WN-AM550-1 (tests/data/vectors.json): a real AM550 IR frame and its key.
 FRAME = bytes.fromhex(
     "7ea067cf022313fbf1e6e700db0849534b69743c103f4f200010d9e208f5c0c61a10c2359a"
     "014dfa00024e52839d213a16b086e297ad13f7db4574d0d4d3aff9bada8f10f3bb33a39ac2"

@@ -24,7 +24,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from tests.meter import PtyMeter, make_simulator  # noqa: E402
+from tests.components.dlms_smartmeter.meter import PtyMeter, make_simulator  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping

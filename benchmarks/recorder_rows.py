@@ -55,7 +55,7 @@ from custom_components.dlms_smartmeter.const import (
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
 )
-from tests.meter import make_simulator, meter_entry
+from tests.components.dlms_smartmeter.meter import make_simulator, meter_entry
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory

@@ -73,7 +73,7 @@ from custom_components.dlms_smartmeter.const import (
     DOMAIN,
 )
 from custom_components.dlms_smartmeter.dlms import Reading, Unit
-from tests.meter import make_simulator, meter_entry
+from tests.components.dlms_smartmeter.meter import make_simulator, meter_entry
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

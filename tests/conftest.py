@@ -1,23 +1,20 @@
-"""Shared fixtures."""
+"""Settings shared by every test; nothing here imports Home Assistant.
+
+The protocol tests (``tests/dlms``) run in an environment that has only
+``cryptography``, ``pytest`` and ``hypothesis``; the Home Assistant tests
+(``tests/components``) and the repository checks (``tests/repository``)
+bring their own fixtures.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
-from unittest.mock import PropertyMock, patch
 
 from hypothesis import HealthCheck, settings
-import pytest
 
-# Import our package before the harness's own testing_config/custom_components
-# can shadow it.
+# Import our package before the Home Assistant test harness's own
+# testing_config/custom_components can shadow it.
 import custom_components.dlms_smartmeter  # noqa: F401
-
-from .meter import PtyMeter, make_simulator
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
 
 # A fixed, reproducible budget for property-based tests; `HYPOTHESIS_PROFILE=dev`
 # explores more.
@@ -30,41 +27,3 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let Home Assistant load integrations from custom_components/."""
-
-
-# --- Home Assistant integration: a simulated meter on a real pty ------------
-
-
-@pytest.fixture
-def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shorten the integration's waits so that a test takes a second, not ten."""
-    from custom_components.dlms_smartmeter import config_flow, coordinator  # noqa: PLC0415
-
-    monkeypatch.setattr(config_flow, "LISTEN_TIMEOUT", 1.0)
-    monkeypatch.setattr(coordinator, "SETUP_TIMEOUT", 1.0)
-    monkeypatch.setattr(coordinator, "RECONNECT_MIN_DELAY", 0.05)
-    monkeypatch.setattr(coordinator, "RECONNECT_MAX_DELAY", 0.2)
-
-
-@pytest.fixture
-def meter(tmp_path: Path) -> Iterator[PtyMeter]:
-    """A simulated AM550 behind a pseudo-terminal; nothing is sent until told."""
-    simulated = PtyMeter(tmp_path / "ttyMETER", make_simulator())
-    yield simulated
-    simulated.close()
-
-
-@pytest.fixture
-def entity_registry_enabled_by_default() -> Iterator[None]:
-    """Create every entity enabled, including those disabled by default."""
-    with patch(
-        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
-        new_callable=PropertyMock,
-        return_value=True,
-    ):
-        yield

@@ -1,50 +1,26 @@
-"""The DLMS Smart Meter integration: local push readings from a smart meter."""
+"""The DLMS Smart Meter integration: local push readings from a smart meter.
+
+Home Assistant finds its entry points (:mod:`.entry`) on this package. They
+are imported here only when Home Assistant is already running, so that the
+protocol package (``custom_components.dlms_smartmeter.dlms``) and its
+command-line tool start without importing Home Assistant.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import Platform
+if TYPE_CHECKING or "homeassistant" in sys.modules:
+    from .entry import PLATFORMS, async_setup_entry, async_unload_entry
 
-from .config_flow import NEEDS_UPDATE_LISTENER
-from .coordinator import DlmsSmartMeterCoordinator
-
-if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
-
-    from .coordinator import DlmsSmartMeterConfigEntry
-
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+__all__ = ["PLATFORMS", "async_setup_entry", "async_unload_entry"]
 
 
-async def async_setup_entry(
-    hass: HomeAssistant, entry: DlmsSmartMeterConfigEntry
-) -> bool:
-    """Open the meter's port, check the key and create the entities."""
-    coordinator = DlmsSmartMeterCoordinator(hass, entry)
-    await coordinator.async_start()
-    entry.runtime_data = coordinator
-    entry.async_on_unload(coordinator.async_stop)
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if NEEDS_UPDATE_LISTENER:
-        # Home Assistant before 2025.8 has no reloading options flow.
-        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
-    return True
+def __getattr__(name: str) -> Any:
+    """Load the entry points on first use when Home Assistant came later."""
+    if name in __all__:
+        from . import entry  # noqa: PLC0415
 
-
-async def async_unload_entry(
-    hass: HomeAssistant, entry: DlmsSmartMeterConfigEntry
-) -> bool:
-    """Remove the entities, stop the reader and release the port."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        await entry.runtime_data.async_stop()
-    return unloaded
-
-
-async def _async_options_updated(
-    hass: HomeAssistant, entry: DlmsSmartMeterConfigEntry
-) -> None:
-    """Apply a new update interval (only registered on older Home Assistant)."""
-    if entry.options != entry.runtime_data.applied_options:
-        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return getattr(entry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

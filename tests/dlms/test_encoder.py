@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -64,16 +62,11 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
 )
 from custom_components.dlms_smartmeter.dlms.framing import encode_hdlc, encode_mbus
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
+from tests.data import VECTORS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-VECTORS: dict[str, dict[str, Any]] = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 NO_KEY = None
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from tests.data import REPOSITORY
+
 INTEGRATION = REPOSITORY / "custom_components" / "dlms_smartmeter"
 PROTOCOL_MODULES = sorted(
     path.stem for path in (INTEGRATION / "dlms").glob("*.py") if path.stem != "__main__"

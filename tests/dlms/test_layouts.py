@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-import json
 import math
-from pathlib import Path
 import struct
 
 import pytest
@@ -30,13 +28,8 @@ from custom_components.dlms_smartmeter.dlms.layouts import (
 )
 from custom_components.dlms_smartmeter.dlms.obis import parse_obis
 from custom_components.dlms_smartmeter.dlms.reading import MeterValue, Unit
+from tests.data import VECTORS
 
-VECTORS = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 CLOCK = bytes.fromhex("07e50a1504062c0200ff8880")
 
 

@@ -16,8 +16,7 @@ from custom_components.dlms_smartmeter.dlms import (
     StreamFramer,
 )
 from custom_components.dlms_smartmeter.dlms.apdu import parse_ciphered_apdu
-
-from .appendix_frames import (
+from tests.data.appendix_frames import (
     SEED_POCKI,
     SEED_POCKI_FIRST_COUNTER,
     SEED_STEVE_99_BYTES,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-import json
 import logging
-from pathlib import Path
 import random
 from typing import Any
 
@@ -46,8 +44,8 @@ from custom_components.dlms_smartmeter.dlms.axdr import read_data
 from custom_components.dlms_smartmeter.dlms.errors import IncompleteError
 from custom_components.dlms_smartmeter.dlms.framing import encode_hdlc
 from custom_components.dlms_smartmeter.dlms.security import decrypt
-
-from .appendix_frames import (
+from tests.data import VECTORS
+from tests.data.appendix_frames import (
     A1_AUTHENTICATION_KEY,
     A1_ENCRYPTION_KEY,
     A1_INVOCATION_COUNTER,
@@ -56,12 +54,6 @@ from .appendix_frames import (
     A5_MBUS_L_OVERFLOW,
 )
 
-VECTORS: dict[str, dict[str, Any]] = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 STREAM_KINDS = {"hdlc": LinkLayer.HDLC, "mbus": LinkLayer.MBUS, "apdu": LinkLayer.APDU}
 STREAM_IDS = [
     key for key, value in VECTORS.items() if value["input_kind"] in STREAM_KINDS

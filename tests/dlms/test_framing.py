@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +25,11 @@ from custom_components.dlms_smartmeter.dlms.framing import (
     encode_hdlc,
     encode_mbus,
 )
+from tests.data import VECTORS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-VECTORS: dict[str, dict[str, Any]] = {
-    vector["id"]: vector
-    for vector in json.loads((Path(__file__).parent / "vectors.json").read_text())
-}
 FRAMED_VECTOR_IDS = [
     vector_id
     for vector_id, vector in VECTORS.items()

@@ -52,8 +52,12 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
 )
 from custom_components.dlms_smartmeter.dlms.guards import RESTART_CONFIRMATION_FRAMES
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
+from tests.data.appendix_frames import (
+    A3_GARBLED_START,
+    SEED_STEVE_GOOD,
+    SEED_STEVE_SHORT,
+)
 
-from .appendix_frames import A3_GARBLED_START, SEED_STEVE_GOOD, SEED_STEVE_SHORT
 from .fault_injection import (
     ENERGY_IMPORT,
     POWER_IMPORT,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from pathlib import Path
 import runpy
 import signal
 import socket
@@ -13,23 +12,19 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from custom_components.dlms_smartmeter.dlms import DlmsError, MeterDecoder, Reading
 from custom_components.dlms_smartmeter.dlms.cli import main, parse_hex
 from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
+from tests.data import REPOSITORY, VECTORS
+from tests.data.appendix_frames import SEED_STEVE_GOOD, SEED_STEVE_SHORT
 
-from .appendix_frames import SEED_STEVE_GOOD, SEED_STEVE_SHORT
+if TYPE_CHECKING:
+    from pathlib import Path
 
-REPOSITORY = Path(__file__).parent.parent
-VECTORS: dict[str, dict[str, Any]] = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 AM550 = VECTORS["WN-AM550-1"]
 KEY = AM550["key"]
 FRAME = bytes.fromhex(AM550["input_hex"])

@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-import json
-from pathlib import Path
 import termios
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,6 +51,7 @@ from custom_components.dlms_smartmeter.const import (
 )
 from custom_components.dlms_smartmeter.dlms import SecurityLevel, format_key
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
+from tests.data import VECTORS
 
 from .meter import (
     OTHER_KEY,
@@ -74,12 +73,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
-VECTORS: Final[dict[str, dict[str, Any]]] = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 STREAM_KINDS: Final = frozenset({"hdlc", "mbus", "apdu"})
 HAS_REACTIVE_ENERGY: Final = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 

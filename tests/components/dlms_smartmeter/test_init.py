@@ -10,8 +10,8 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 import pytest
 import serialx
 
-from custom_components.dlms_smartmeter import _async_options_updated
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
+from custom_components.dlms_smartmeter.entry import _async_options_updated
 
 from .meter import OTHER_KEY, PtyMeter, meter_entry, wait_until
 

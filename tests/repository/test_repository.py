@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import re
 import struct
 import tomllib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 import zlib
 
 from packaging.markers import Marker
@@ -16,8 +15,11 @@ from packaging.requirements import Requirement
 import pytest
 
 from custom_components.dlms_smartmeter.const import DOMAIN
+from tests.data import REPOSITORY as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from pathlib import Path
+
 INTEGRATION = ROOT / "custom_components" / DOMAIN
 BRAND = INTEGRATION / "brand"
 

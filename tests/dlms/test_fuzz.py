@@ -5,10 +5,7 @@ The budget comes from the hypothesis profile in ``conftest.py``.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 import struct
-from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import example, given, strategies as st
@@ -42,13 +39,8 @@ from custom_components.dlms_smartmeter.dlms.errors import (
 )
 from custom_components.dlms_smartmeter.dlms.framing import encode_hdlc, encode_mbus
 from custom_components.dlms_smartmeter.dlms.layouts import map_body
+from tests.data import VECTORS
 
-VECTORS: dict[str, dict[str, Any]] = {
-    vector["id"]: vector
-    for vector in json.loads(
-        (Path(__file__).parent / "vectors.json").read_text(encoding="utf-8")
-    )
-}
 KEY = bytes.fromhex(VECTORS["WN-AM550-1"]["key"])
 SYSTEM_TITLE = bytes.fromhex("49534b69743c103f")
 

@@ -1,0 +1,52 @@
+"""Fixtures for the Home Assistant tests: a simulated meter on a real pty."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from unittest.mock import PropertyMock, patch
+
+import pytest
+
+from .meter import PtyMeter, make_simulator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load integrations from custom_components/."""
+
+
+# --- Home Assistant integration: a simulated meter on a real pty ------------
+
+
+@pytest.fixture
+def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shorten the integration's waits so that a test takes a second, not ten."""
+    from custom_components.dlms_smartmeter import config_flow, coordinator  # noqa: PLC0415
+
+    monkeypatch.setattr(config_flow, "LISTEN_TIMEOUT", 1.0)
+    monkeypatch.setattr(coordinator, "SETUP_TIMEOUT", 1.0)
+    monkeypatch.setattr(coordinator, "RECONNECT_MIN_DELAY", 0.05)
+    monkeypatch.setattr(coordinator, "RECONNECT_MAX_DELAY", 0.2)
+
+
+@pytest.fixture
+def meter(tmp_path: Path) -> Iterator[PtyMeter]:
+    """A simulated AM550 behind a pseudo-terminal; nothing is sent until told."""
+    simulated = PtyMeter(tmp_path / "ttyMETER", make_simulator())
+    yield simulated
+    simulated.close()
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Create every entity enabled, including those disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
