@@ -24,13 +24,13 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from custom_components.dlms_smartmeter.dlms import parse_key
-from custom_components.dlms_smartmeter.dlms.simulator import (
+from custom_components.dlms_smartmeter.dlms.outputs import (
     FileSink,
-    MeterSimulator,
     create_virtual_serial_port,
     remove_virtual_serial_port,
     stream_frames,
 )
+from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

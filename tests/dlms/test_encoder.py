@@ -17,14 +17,15 @@ from custom_components.dlms_smartmeter.dlms import (
     Unit,
 )
 from custom_components.dlms_smartmeter.dlms.apdu import (
+    encode_data_notification,
+    encode_general_block_transfer,
+    encode_general_glo_ciphering,
     join_blocks,
     parse_ciphered_apdu,
     parse_data_notification,
 )
-from custom_components.dlms_smartmeter.dlms.axdr import DataType, decode_data
-from custom_components.dlms_smartmeter.dlms.dsmr import check_telegram, parse_telegram
-from custom_components.dlms_smartmeter.dlms.encoder import (
-    METER_ZONE,
+from custom_components.dlms_smartmeter.dlms.axdr import (
+    DataType,
     axdr_array,
     axdr_boolean,
     axdr_double_long,
@@ -45,23 +46,29 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
     axdr_unsigned,
     axdr_utf8_string,
     axdr_visible_string,
-    encode_cosem_datetime,
-    encode_data_notification,
-    encode_dsmr_telegram,
-    encode_general_block_transfer,
-    encode_general_glo_ciphering,
+    decode_data,
     encode_length,
+)
+from custom_components.dlms_smartmeter.dlms.cosem_time import encode_cosem_datetime
+from custom_components.dlms_smartmeter.dlms.dsmr import (
+    check_telegram,
+    encode_dsmr_telegram,
+    parse_telegram,
+)
+from custom_components.dlms_smartmeter.dlms.encoder import (
+    METER_ZONE,
     encode_notification_body,
     encode_plaintext,
     encode_reading,
+)
+from custom_components.dlms_smartmeter.dlms.framing import encode_hdlc, encode_mbus
+from custom_components.dlms_smartmeter.dlms.layouts import Layout, logical_device_name
+from custom_components.dlms_smartmeter.dlms.layouts.values import (
     encode_register_value,
-    encrypt_payload,
-    logical_device_name,
     meter_scaler,
     raw_value,
 )
-from custom_components.dlms_smartmeter.dlms.framing import encode_hdlc, encode_mbus
-from custom_components.dlms_smartmeter.dlms.layouts import Layout
+from custom_components.dlms_smartmeter.dlms.security import encrypt_payload
 from tests.data import VECTORS
 
 if TYPE_CHECKING:

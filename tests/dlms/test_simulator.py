@@ -19,16 +19,15 @@ from custom_components.dlms_smartmeter.dlms import (
     SecurityLevel,
 )
 from custom_components.dlms_smartmeter.dlms.encoder import METER_ZONE
-from custom_components.dlms_smartmeter.dlms.layouts import Layout
-from custom_components.dlms_smartmeter.dlms.simulator import (
-    LAYOUT_VALUES,
+from custom_components.dlms_smartmeter.dlms.layouts import Layout, spec_of
+from custom_components.dlms_smartmeter.dlms.outputs import (
     FileSink,
-    MeterSimulator,
     TcpFrameServer,
     create_virtual_serial_port,
     stream_frames,
     virtual_serial_port,
 )
+from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
 KEY = bytes.fromhex("927CE4ECA62FE23E19406C5EE452285E")
 AUTH_KEY = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")
@@ -61,7 +60,7 @@ def test_every_layout_decodes_to_what_was_sent(layout: Layout) -> None:
     readings = one_day(layout)
     first, last = readings[0], readings[-1]
     assert first.layout == layout
-    assert list(first.values) == list(LAYOUT_VALUES[layout])
+    assert list(first.values) == list(spec_of(layout).values)
     assert first.security is SecurityLevel.ENCRYPTED
     assert first.meter_time is not None
     assert last.meter_time is not None

@@ -1,4 +1,4 @@
-"""xDLMS APDUs of push telegrams (DLMS UA Green Book).
+"""xDLMS APDUs of push telegrams, parsed and built (DLMS UA Green Book).
 
 * general-glo-ciphering (``DB``) and general-ded-ciphering (``DC``):
   ``tag, system-title (length + 8 bytes), BER length, SC, IC (4), content``
@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .axdr import Data, decode_data, read_length
+from .axdr import Data, decode_data, encode_length, read_length
 from .errors import IncompleteError, MalformedPayloadError, UnsupportedError
+from .security import SC_ENCRYPTED, SYSTEM_TITLE_LENGTH, encrypt_payload
 
-SYSTEM_TITLE_LENGTH = 8
+_BLOCK_LAST = 0x80
+_BLOCK_STREAMING = 0x40
 MAX_BLOCK_TRANSFER_SIZE = 0x10000
 """Upper bound of a reassembled block-transfer APDU (real pushes: < 1 KiB)."""
 
@@ -162,8 +164,8 @@ def _parse_block_at(buf: bytes, offset: int) -> tuple[Block, int]:
             f"{len(buf) - position} are present"
         )
     block = Block(
-        last=bool(control & 0x80),
-        streaming=bool(control & 0x40),
+        last=bool(control & _BLOCK_LAST),
+        streaming=bool(control & _BLOCK_STREAMING),
         window=control & 0x3F,
         number=number,
         acknowledged=acknowledged,
@@ -321,3 +323,84 @@ def parse_data_notification(plaintext: bytes) -> DataNotification:
         date_time=date_time or None,
         body=body,
     )
+
+
+# --- building -----------------------------------------------------------------
+
+
+def encode_data_notification(
+    body: bytes, *, invoke_id: int, date_time: bytes | None
+) -> bytes:
+    """``0F <long-invoke-id-and-priority> <date-time> <body>``.
+
+    ``date_time`` is the 12-byte COSEM date-time of the header, or ``None``
+    for the empty form (``00``).
+    """
+    if not 0 <= invoke_id < 2**32:
+        raise ValueError(f"the long-invoke-id must fit 32 bits, got {invoke_id}")
+    header_time = b"\x00" if date_time is None else bytes((len(date_time),)) + date_time
+    return (
+        bytes((ApduTag.DATA_NOTIFICATION,))
+        + invoke_id.to_bytes(4, "big")
+        + header_time
+        + body
+    )
+
+
+def encode_general_glo_ciphering(  # noqa: PLR0913 - the security header and both keys
+    plaintext: bytes,
+    *,
+    system_title: bytes,
+    invocation_counter: int,
+    encryption_key: bytes,
+    authentication_key: bytes | None = None,
+    security_control: int = SC_ENCRYPTED,
+) -> bytes:
+    """``DB 08 <system title> <length> <SC> <IC> <ciphertext> [<tag>]``."""
+    ciphered = encrypt_payload(
+        plaintext,
+        system_title=system_title,
+        invocation_counter=invocation_counter,
+        encryption_key=encryption_key,
+        authentication_key=authentication_key,
+        security_control=security_control,
+    )
+    content = (
+        bytes((security_control,)) + invocation_counter.to_bytes(4, "big") + ciphered
+    )
+    return (
+        bytes((ApduTag.GENERAL_GLO_CIPHERING, SYSTEM_TITLE_LENGTH))
+        + system_title
+        + encode_length(len(content))
+        + content
+    )
+
+
+def encode_general_block_transfer(
+    apdu: bytes, block_size: int, *, first_block_size: int | None = None
+) -> list[bytes]:
+    """Split an APDU into general-block-transfer APDUs (``E0``).
+
+    Each block is ``E0 <block-control> <block-number> <ack-number> <length>
+    <data>`` with at most ``block_size`` data bytes (``first_block_size`` for
+    the first block). Block numbers start at 1; as with the E450 every block
+    is marked "streaming", and the last one "last block".
+    """
+    first = block_size if first_block_size is None else first_block_size
+    if block_size < 1 or first < 1:
+        raise ValueError("general-block-transfer blocks need at least one byte")
+    chunks = [apdu[:first]]
+    chunks += [apdu[i : i + block_size] for i in range(first, len(apdu), block_size)]
+    if len(chunks) > 0xFFFF:
+        raise ValueError("too many blocks for one general-block-transfer")
+    blocks = []
+    for number, chunk in enumerate(chunks, start=1):
+        control = _BLOCK_STREAMING | (_BLOCK_LAST if number == len(chunks) else 0)
+        blocks.append(
+            bytes((ApduTag.GENERAL_BLOCK_TRANSFER, control))
+            + number.to_bytes(2, "big")
+            + b"\x00\x00"
+            + encode_length(len(chunk))
+            + chunk
+        )
+    return blocks

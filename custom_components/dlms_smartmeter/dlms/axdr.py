@@ -1,4 +1,4 @@
-"""A-XDR decoding of COSEM ``Data`` values (DLMS UA Green Book, IEC 62056-6-2).
+"""A-XDR reading and writing of COSEM ``Data`` values (Green Book, IEC 62056-6-2).
 
 Decoded values are :class:`Data` instances: a :class:`DataType` tag plus a
 plain Python value. Decoding is strictly bounds-checked: every length is
@@ -14,8 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 import struct
+from typing import TYPE_CHECKING
 
+from . import obis
 from .errors import MalformedPayloadError, UnsupportedError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 MAX_DEPTH = 16
 """Deepest nesting of arrays/structures accepted (real pushes use three levels)."""
@@ -289,3 +294,143 @@ def decode_data(buf: bytes) -> Data:
             f"{len(buf) - end} unexpected bytes after the data (offset {end})"
         )
     return data
+
+
+# --- writing ------------------------------------------------------------------
+
+
+def encode_length(length: int) -> bytes:
+    """BER/A-XDR length: one byte below 0x80, else ``0x8n`` and n bytes."""
+    if length < 0:
+        raise ValueError(f"a length cannot be negative ({length})")
+    if length < 0x80:
+        return bytes((length,))
+    size = (length.bit_length() + 7) // 8
+    return bytes((0x80 | size,)) + length.to_bytes(size, "big")
+
+
+# Range of each fixed-width integer type, from its struct format.
+_INTEGER_RANGES: dict[DataType, tuple[int, int]] = {
+    data_type: (
+        (-(2 ** (8 * fmt.size - 1)), 2 ** (8 * fmt.size - 1) - 1)
+        if fmt.format[-1].islower()
+        else (0, 2 ** (8 * fmt.size) - 1)
+    )
+    for data_type, fmt in _FIXED_FORMATS.items()
+    if data_type not in {DataType.FLOAT32, DataType.FLOAT64}
+}
+
+
+def fits(data_type: DataType, value: int) -> bool:
+    """True when ``value`` is in the range of the integer type ``data_type``."""
+    low, high = _INTEGER_RANGES[data_type]
+    return low <= value <= high
+
+
+def axdr_number(data_type: DataType, value: int) -> bytes:
+    """Tagged value of a fixed-width integer type (also enum and bcd)."""
+    low, high = _INTEGER_RANGES[data_type]
+    if not low <= value <= high:
+        raise ValueError(
+            f"{value} does not fit {data_type.name.lower()} ({low}..{high})"
+        )
+    return bytes((data_type,)) + _FIXED_FORMATS[data_type].pack(value)
+
+
+def axdr_null() -> bytes:
+    """A null-data."""
+    return bytes((DataType.NULL_DATA,))
+
+
+def axdr_boolean(*, value: bool) -> bytes:
+    """A boolean (0xFF for true)."""
+    return bytes((DataType.BOOLEAN, 0xFF if value else 0x00))
+
+
+def axdr_integer(value: int) -> bytes:
+    """An integer: int8 (scalers)."""
+    return axdr_number(DataType.INTEGER, value)
+
+
+def axdr_long(value: int) -> bytes:
+    """A long: int16."""
+    return axdr_number(DataType.LONG, value)
+
+
+def axdr_unsigned(value: int) -> bytes:
+    """An unsigned: uint8."""
+    return axdr_number(DataType.UNSIGNED, value)
+
+
+def axdr_long64(value: int) -> bytes:
+    """A long64: int64."""
+    return axdr_number(DataType.LONG64, value)
+
+
+def axdr_long64_unsigned(value: int) -> bytes:
+    """A long64-unsigned: uint64."""
+    return axdr_number(DataType.LONG64_UNSIGNED, value)
+
+
+def axdr_long_unsigned(value: int) -> bytes:
+    """A long-unsigned: uint16 (voltages, currents, class ids)."""
+    return axdr_number(DataType.LONG_UNSIGNED, value)
+
+
+def axdr_double_long(value: int) -> bytes:
+    """A double-long: int32."""
+    return axdr_number(DataType.DOUBLE_LONG, value)
+
+
+def axdr_double_long_unsigned(value: int) -> bytes:
+    """A double-long-unsigned: uint32 (energy and power registers)."""
+    return axdr_number(DataType.DOUBLE_LONG_UNSIGNED, value)
+
+
+def axdr_enum(value: int) -> bytes:
+    """An enum: uint8 (units)."""
+    return axdr_number(DataType.ENUM, value)
+
+
+def axdr_float64(value: float) -> bytes:
+    """A float64: IEEE 754 double precision, big-endian."""
+    return bytes((DataType.FLOAT64,)) + _FIXED_FORMATS[DataType.FLOAT64].pack(value)
+
+
+def axdr_float32(value: float) -> bytes:
+    """A float32: IEEE 754 single precision, big-endian."""
+    return bytes((DataType.FLOAT32,)) + _FIXED_FORMATS[DataType.FLOAT32].pack(value)
+
+
+def axdr_octet_string(value: bytes) -> bytes:
+    """An octet-string: length and bytes (OBIS codes, date-times, meter ids)."""
+    return bytes((DataType.OCTET_STRING,)) + encode_length(len(value)) + value
+
+
+def axdr_visible_string(value: str) -> bytes:
+    """A visible-string: length and ASCII characters."""
+    raw = value.encode("ascii")
+    return bytes((DataType.VISIBLE_STRING,)) + encode_length(len(raw)) + raw
+
+
+def axdr_utf8_string(value: str) -> bytes:
+    """A utf8-string: length and UTF-8 bytes."""
+    raw = value.encode()
+    return bytes((DataType.UTF8_STRING,)) + encode_length(len(raw)) + raw
+
+
+def axdr_structure(*elements: bytes) -> bytes:
+    """A structure of already encoded elements."""
+    return (
+        bytes((DataType.STRUCTURE,)) + encode_length(len(elements)) + b"".join(elements)
+    )
+
+
+def axdr_array(elements: Sequence[bytes]) -> bytes:
+    """An array of already encoded elements (all of one type)."""
+    return bytes((DataType.ARRAY,)) + encode_length(len(elements)) + b"".join(elements)
+
+
+def axdr_obis(code: str) -> bytes:
+    """An OBIS code such as ``"1-0:1.8.0"`` as octet-string(6)."""
+    return axdr_octet_string(obis.parse_obis(code))

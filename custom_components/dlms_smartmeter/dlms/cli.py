@@ -33,19 +33,18 @@ from .decoder import MeterDecoder
 from .framing import LinkLayer
 from .keys import format_key, parse_key
 from .layouts import Layout
-from .reading import Reading
-from .simulator import (
+from .outputs import (
     DEFAULT_PTY_LINK,
-    DEMO_ENCRYPTION_KEY,
     FileSink,
     FrameSink,
-    MeterSimulator,
     StreamSink,
     TcpFrameServer,
     create_virtual_serial_port,
     remove_virtual_serial_port,
     stream_frames,
 )
+from .reading import Reading
+from .simulator import DEMO_ENCRYPTION_KEY, MeterSimulator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

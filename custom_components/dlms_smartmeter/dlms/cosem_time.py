@@ -1,4 +1,4 @@
-"""COSEM date-time, date and time values (DLMS UA Blue Book, 4.1.6.1).
+"""COSEM date-time, date and time values, read and written (Blue Book, 4.1.6.1).
 
 A COSEM date-time is 12 bytes: year (2), month, day, day of week, hour,
 minute, second, hundredths, deviation (int16, minutes) and clock status.
@@ -34,6 +34,8 @@ STATUS_NOT_SPECIFIED = 0xFF
 METER_TIME_ZONE = "Europe/Vienna"
 """Where the meters this package targets run their clocks."""
 
+_NOT_SPECIFIED = 0xFF
+_ALL_NOT_SPECIFIED = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x80\x00\xff"
 _CET = timedelta(hours=1)
 _CEST = timedelta(hours=2)
 
@@ -55,6 +57,14 @@ def _meter_zone() -> tzinfo | None:
         return ZoneInfo(METER_TIME_ZONE)
     except ZoneInfoNotFoundError:  # no tz database on the host
         return None
+
+
+def writing_zone() -> tzinfo:
+    """The meters' zone for times written out (needs the tz database)."""
+    zone = _meter_zone()
+    if zone is None:
+        raise ValueError(f"the time zone {METER_TIME_ZONE} is not installed")
+    return zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +215,66 @@ def combine_local(day: date | None, clock: time | None) -> datetime | None:
     if day is None or clock is None:
         return None
     return localize(datetime.combine(day, clock), daylight_saving=None)
+
+
+# --- writing ------------------------------------------------------------------
+
+
+def encode_cosem_datetime(
+    moment: datetime | None,
+    *,
+    zone: tzinfo | None = None,
+    deviation: bool = True,
+    hundredths: bool = True,
+    clock_status: int | None = None,
+) -> bytes:
+    """The 12-byte COSEM date-time of an aware ``datetime``, as local time of ``zone``.
+
+    With ``deviation`` (Iskraemeco, Siemens, Kaifa) the deviation field holds
+    the offset of ``zone`` (UTC = local + deviation: -60 in winter, -120 in
+    summer in Vienna); without it, it is "not specified" (0x8000) and the
+    receiver assumes the meter's zone, as with the Landis+Gyr E450. The clock
+    status has the daylight-saving bit (0x80) set in summer unless
+    ``clock_status`` is given. ``hundredths=False`` sends 0xFF ("not
+    specified") for the hundredths. ``None`` gives a date-time whose fields
+    are all "not specified".
+    """
+    if moment is None:
+        return _ALL_NOT_SPECIFIED
+    zone = zone or writing_zone()
+    if moment.utcoffset() is None:
+        raise ValueError("the meter time must be a timezone-aware datetime")
+    local = moment.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is None:  # pragma: no cover - astimezone always sets an offset
+        raise ValueError("the time zone has no UTC offset")
+    if clock_status is None:
+        clock_status = STATUS_DAYLIGHT_SAVING_ACTIVE if local.dst() else 0x00
+    return _DATE_TIME_FIELDS.pack(
+        local.year,
+        local.month,
+        local.day,
+        local.isoweekday(),
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond // 10_000 if hundredths else _NOT_SPECIFIED,
+        -round(offset.total_seconds() / 60) if deviation else DEVIATION_NOT_SPECIFIED,
+        clock_status,
+    )
+
+
+def encode_cosem_date(moment: datetime | None, *, zone: tzinfo | None = None) -> bytes:
+    """The 5-byte COSEM date (year, month, day, day of week) in ``zone``."""
+    if moment is None:
+        return b"\xff\xff\xff\xff\xff"
+    local = moment.astimezone(zone or writing_zone())
+    return struct.pack(">HBBB", local.year, local.month, local.day, local.isoweekday())
+
+
+def encode_cosem_time(moment: datetime | None, *, zone: tzinfo | None = None) -> bytes:
+    """The 4-byte COSEM time (hour, minute, second, hundredths) in ``zone``."""
+    if moment is None:
+        return b"\xff\xff\xff\xff"
+    local = moment.astimezone(zone or writing_zone())
+    return bytes((local.hour, local.minute, local.second, local.microsecond // 10_000))

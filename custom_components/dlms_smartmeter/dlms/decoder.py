@@ -41,9 +41,10 @@ from .errors import (
     UnsupportedError,
 )
 from .framing import LinkFrame, LinkLayer, StreamFramer
+from .keys import KEY_LENGTH
 from .layouts import BodyValues, map_body
 from .reading import Reading, SecurityLevel
-from .security import KEY_LENGTH, decrypt
+from .security import decrypt
 
 if TYPE_CHECKING:
     from datetime import datetime

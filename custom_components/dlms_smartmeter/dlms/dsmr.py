@@ -1,4 +1,4 @@
-"""DSMR P1 text telegrams (as sent inside the cipher envelope by the Sagemcom T210-D-R).
+"""DSMR P1 text telegrams, read and written (Sagemcom T210-D-R, inside the cipher).
 
 A telegram is ``/IDENT``, a blank line, one OBIS line per object such as
 ``1-0:1.8.0(014159934*Wh)``, and ``!CRC``: four hex digits of CRC-16/ARC over
@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+import math
 import re
+from typing import TYPE_CHECKING
 
 from . import obis
+from .body import BodyValues, Layout, serial_bytes, text_bytes
+from .cosem_time import writing_zone
 from .crc import crc16_arc
 from .errors import MalformedPayloadError
-from .layouts import BodyValues, Layout
 from .reading import MeterValue, Unit
+
+if TYPE_CHECKING:
+    from .reading import Reading
 
 _LINE = re.compile(
     r"(?P<obis>\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3})(?P<values>(?:\([^()]*\))+)"
@@ -25,23 +31,32 @@ _VALUE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?:\*(?P<unit>[A-Za-z]+))?"
 _TIMESTAMP = re.compile(r"(?P<stamp>\d{12})(?P<season>[SW])")
 _CRC = re.compile(rb"[0-9A-Fa-f]{4}")
 
-# Unit text to (unit, factor to that unit).
+# Units as telegrams write them; those in _KILO_UNITS are also read with "k".
+_UNIT_TEXT: dict[Unit, str] = {
+    Unit.WATT_HOUR: "Wh",
+    Unit.VAR_HOUR: "varh",
+    Unit.VOLT_AMPERE_HOUR: "VAh",
+    Unit.WATT: "W",
+    Unit.VAR: "var",
+    Unit.VOLT_AMPERE: "VA",
+    Unit.VOLT: "V",
+    Unit.AMPERE: "A",
+    Unit.HERTZ: "Hz",
+}
+_KILO_UNITS = frozenset(
+    {
+        Unit.WATT_HOUR,
+        Unit.VAR_HOUR,
+        Unit.VOLT_AMPERE_HOUR,
+        Unit.WATT,
+        Unit.VAR,
+        Unit.VOLT_AMPERE,
+    }
+)
+# Unit text (lower case) to (unit, factor to that unit).
 _UNITS: dict[str, tuple[Unit, int]] = {
-    "wh": (Unit.WATT_HOUR, 1),
-    "kwh": (Unit.WATT_HOUR, 1000),
-    "varh": (Unit.VAR_HOUR, 1),
-    "kvarh": (Unit.VAR_HOUR, 1000),
-    "vah": (Unit.VOLT_AMPERE_HOUR, 1),
-    "kvah": (Unit.VOLT_AMPERE_HOUR, 1000),
-    "w": (Unit.WATT, 1),
-    "kw": (Unit.WATT, 1000),
-    "var": (Unit.VAR, 1),
-    "kvar": (Unit.VAR, 1000),
-    "va": (Unit.VOLT_AMPERE, 1),
-    "kva": (Unit.VOLT_AMPERE, 1000),
-    "v": (Unit.VOLT, 1),
-    "a": (Unit.AMPERE, 1),
-    "hz": (Unit.HERTZ, 1),
+    **{text.lower(): (unit, 1) for unit, text in _UNIT_TEXT.items()},
+    **{f"k{_UNIT_TEXT[unit].lower()}": (unit, 1000) for unit in _KILO_UNITS},
 }
 _SUMMER = timezone(timedelta(hours=2))
 _WINTER = timezone(timedelta(hours=1))
@@ -141,3 +156,51 @@ def parse_telegram(plaintext: bytes) -> BodyValues:
     return BodyValues(
         Layout.DSMR_TEXT, values, serial_number=serial_number, clock=meter_time
     )
+
+
+# --- writing ------------------------------------------------------------------
+
+_VERSION_LINE = "1-3:0.2.8(50)"
+
+
+def _dsmr_number(code: str, value: float) -> str:
+    if not isinstance(value, int) and not math.isfinite(value):
+        raise ValueError(f"{code}: {value} cannot be sent by a meter")
+    if value < 0:
+        raise ValueError(f"{code}: DSMR telegrams carry no negative values")
+    if isinstance(value, int):
+        return f"{value:09d}"
+    return format(Decimal(repr(value)), "f")
+
+
+def encode_dsmr_telegram(reading: Reading) -> bytes:
+    """The DSMR P1 text telegram of a reading, CRC included.
+
+    The meter time becomes the ``0-0:1.0.0`` line (Vienna local time, ``S``
+    or ``W``, whole seconds), the serial number the hex-encoded ``0-0:96.1.0``
+    line.
+    """
+    flag = reading.manufacturer or "DLM"
+    ident = reading.serial_number or "SMARTMETER"
+    lines = [f"/{flag}5\\2{text_bytes(ident, 'serial number').decode()}", ""]
+    lines.append(_VERSION_LINE)
+    if reading.meter_time is not None:
+        local = reading.meter_time.astimezone(writing_zone())
+        # Two-digit years: readers take 69-99 as 1969-1999 (POSIX strptime).
+        if not 2000 <= local.year <= 2068:
+            raise ValueError("DSMR telegrams carry the years 2000-2068 only")
+        season = "S" if local.dst() else "W"
+        lines.append(f"{obis.CLOCK}({local:%y%m%d%H%M%S}{season})")
+    if reading.serial_number is not None:
+        lines.append(f"{obis.SERIAL_NUMBER}({serial_bytes(reading).hex().upper()})")
+    for code, meter_value in reading.values.items():
+        unit = _UNIT_TEXT.get(meter_value.unit)
+        if unit is None or "*" in code:
+            raise ValueError(
+                f"{code} in {meter_value.unit.value or 'no unit'} is not "
+                "representable in a DSMR telegram"
+            )
+        obis.parse_obis(code)
+        lines.append(f"{code}({_dsmr_number(code, meter_value.value)}*{unit})")
+    text = ("\r\n".join(lines) + "\r\n!").encode("ascii")
+    return text + f"{crc16_arc(text):04X}\r\n".encode("ascii")

@@ -25,10 +25,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .crc import crc16_x25, mbus_checksum
 from .errors import ChecksumError, FramingError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class LinkLayer(StrEnum):
@@ -92,10 +95,16 @@ _LLC_HEADERS: Final = (LLC_SERVER_TO_CLIENT, LLC_CLIENT_TO_SERVER)
 _HDLC_SEGMENTED: Final = 0x08  # the S bit, in the first byte of the format field
 _HDLC_CONTROL_SEGMENT: Final = 0x03  # UI frame
 _HDLC_CONTROL_FINAL: Final = 0x13  # UI frame with the poll/final bit
+HDLC_CLIENT_ADDRESS: Final = b"\xcf"
+"""Client address meters push to (the public client, 0x67)."""
+HDLC_SERVER_ADDRESS: Final = b"\x02\x23"
+"""Server address of the meters' management logical device."""
 
 MBUS_START: Final = 0x68
 MBUS_STOP: Final = 0x16
 MBUS_TRANSPORT_ADDRESSES: Final = b"\x01\x67"
+MBUS_MAX_SEGMENT: Final = 245
+"""User data per M-Bus segment, as Netz NÖ and KSM West meters send it."""
 """STSAP and DTSAP that open the user data of every DLMS M-Bus segment."""
 _MBUS_CONTROL: Final = 0x53  # SND_UD
 _MBUS_BROADCAST: Final = 0xFF
@@ -781,8 +790,8 @@ def _hdlc_frame(
 def encode_hdlc(
     payload: bytes,
     *,
-    client_address: bytes = b"\xcf",
-    server_address: bytes = b"\x02\x23",
+    client_address: bytes = HDLC_CLIENT_ADDRESS,
+    server_address: bytes = HDLC_SERVER_ADDRESS,
     max_information: int | None = None,
 ) -> bytes:
     """HDLC frame(s) that push ``payload`` from a meter to a client.
@@ -825,7 +834,7 @@ def encode_hdlc(
     )
 
 
-def encode_mbus(payload: bytes, *, max_segment: int = 245) -> bytes:
+def encode_mbus(payload: bytes, *, max_segment: int = MBUS_MAX_SEGMENT) -> bytes:
     """M-Bus long frame(s) that push ``payload`` as a DLMS message.
 
     Each segment carries C 0x53, A 0xFF, CI = segment number (0x10 added on
@@ -859,3 +868,37 @@ def encode_mbus(payload: bytes, *, max_segment: int = 245) -> bytes:
         header = bytes([MBUS_START, len(body), len(body), MBUS_START])
         frames.append(header + body + bytes([mbus_checksum(body), MBUS_STOP]))
     return b"".join(frames)
+
+
+def encode_link(
+    payloads: Sequence[bytes],
+    *,
+    link: LinkLayer,
+    max_information: int | None = None,
+    addresses: tuple[bytes, bytes] = (HDLC_CLIENT_ADDRESS, HDLC_SERVER_ADDRESS),
+) -> bytes:
+    """Each payload (an APDU or a block) in its own link-layer message.
+
+    HDLC: segmented when longer than ``max_information``; M-Bus: segments of
+    ``max_information`` user-data bytes (default 245); raw APDU: the payloads
+    back to back.
+    """
+    if link is LinkLayer.HDLC:
+        client, server = addresses
+        return b"".join(
+            encode_hdlc(
+                payload,
+                client_address=client,
+                server_address=server,
+                max_information=max_information,
+            )
+            for payload in payloads
+        )
+    if link is LinkLayer.MBUS:
+        return b"".join(
+            encode_mbus(payload, max_segment=max_information or MBUS_MAX_SEGMENT)
+            for payload in payloads
+        )
+    if link is LinkLayer.APDU:
+        return b"".join(payloads)
+    raise ValueError(f"no link layer to encode: {link}")

@@ -1,4 +1,4 @@
-"""Security control byte and decryption of ciphered APDUs (security suites 0/1).
+"""Security control byte, decryption and encryption (security suites 0/1).
 
 * Encryption only (SC bit E, 0x20/0x21): the content is AES-GCM ciphertext
   without a tag. GCM encrypts with AES-CTR starting at ``inc32(J0)``, so it
@@ -25,11 +25,15 @@ from .errors import (
     MalformedPayloadError,
     UnsupportedError,
 )
+from .keys import KEY_LENGTH
 from .reading import SecurityLevel
 
-KEY_LENGTH = 16
 TAG_LENGTH = 12
 SYSTEM_TITLE_LENGTH = 8
+SC_ENCRYPTED = 0x20
+"""Security control of encryption only, suite 0 (Wiener Netze, Netz NÖ, P1)."""
+SC_AUTHENTICATED = 0x30
+"""Security control of authenticated encryption, suite 0 (L+G E450)."""
 
 _SUITE_MASK = 0x0F
 _AUTHENTICATION = 0x10
@@ -164,6 +168,86 @@ def decrypt(  # noqa: PLR0913 - the fields of the security header and both keys
     return Decrypted(plaintext, SecurityLevel.AUTHENTICATED)
 
 
-def _ctr(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    decryptor = Cipher(algorithms.AES(key), modes.CTR(iv + _CTR_START)).decryptor()
-    return decryptor.update(ciphertext) + decryptor.finalize()
+def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-CTR from ``iv || 00000002``: GCM's keystream, both ways."""
+    cipher = Cipher(algorithms.AES(key), modes.CTR(iv + _CTR_START)).decryptor()
+    return cipher.update(data) + cipher.finalize()
+
+
+# --- writing ------------------------------------------------------------------
+
+
+def _check_encryption(
+    system_title: bytes,
+    invocation_counter: int,
+    encryption_key: bytes,
+    authentication_key: bytes | None,
+    security_control: int,
+) -> None:
+    if len(system_title) != SYSTEM_TITLE_LENGTH:
+        raise ValueError(
+            f"the system title must be {SYSTEM_TITLE_LENGTH} bytes, "
+            f"got {len(system_title)}"
+        )
+    if not 0 <= invocation_counter < 2**32:
+        raise ValueError(
+            f"the invocation counter must fit 32 bits, got {invocation_counter}"
+        )
+    if len(encryption_key) != KEY_LENGTH:
+        raise ValueError(f"the encryption key must be {KEY_LENGTH} bytes")
+    if not 0 <= security_control <= 0xFF:
+        raise ValueError("the security control byte must fit 8 bits")
+    control = SecurityControl.from_byte(security_control)
+    if not control.encrypted:
+        raise ValueError(
+            f"security control 0x{security_control:02X} does not encrypt; only "
+            "0x2n (encryption) and 0x3n (authenticated encryption) are supported"
+        )
+    if control.compressed:
+        raise ValueError("compression (security control bit 7) is not supported")
+    if control.suite not in _SUPPORTED_SUITES:
+        raise ValueError(
+            f"security suite {control.suite} is not supported "
+            "(suites 0 and 1 use AES-GCM-128)"
+        )
+    if control.authenticated and (
+        authentication_key is None or len(authentication_key) != KEY_LENGTH
+    ):
+        raise ValueError(
+            f"security control 0x{security_control:02X} authenticates: an "
+            f"authentication key of {KEY_LENGTH} bytes is needed"
+        )
+
+
+def encrypt_payload(  # noqa: PLR0913 - the fields of the security header and both keys
+    plaintext: bytes,
+    *,
+    system_title: bytes,
+    invocation_counter: int,
+    encryption_key: bytes,
+    authentication_key: bytes | None = None,
+    security_control: int = SC_ENCRYPTED,
+) -> bytes:
+    """``ciphertext [|| tag]`` of ``plaintext`` under DLMS security suite 0/1.
+
+    Encryption only (SC 0x2n) is AES-GCM without the tag, i.e. AES-CTR from
+    the counter block ``system title || IC || 00000002``. Authenticated
+    encryption (SC 0x3n) is AES-GCM with ``SC || AK`` as additional data and
+    the tag cut to 12 bytes.
+    """
+    _check_encryption(
+        system_title,
+        invocation_counter,
+        encryption_key,
+        authentication_key,
+        security_control,
+    )
+    iv = system_title + invocation_counter.to_bytes(4, "big")
+    if security_control & _AUTHENTICATION and authentication_key is not None:
+        gcm = Cipher(algorithms.AES(encryption_key), modes.GCM(iv)).encryptor()
+        gcm.authenticate_additional_data(
+            bytes((security_control,)) + authentication_key
+        )
+        ciphertext = gcm.update(plaintext) + gcm.finalize()
+        return ciphertext + gcm.tag[:TAG_LENGTH]
+    return _ctr(encryption_key, iv, plaintext)

@@ -7,38 +7,24 @@ so both the import and the export registers move. Every call of
 interval, integrates the energy registers over it, increments the invocation
 counter and returns the frame; :attr:`MeterSimulator.last_reading` is what
 that frame carries.
-
-The frames can be written to standard output, a file, a pseudo-terminal that
-stands in for a serial port (:func:`create_virtual_serial_port`) or the
-clients of a TCP server (:class:`TcpFrameServer`) by :func:`stream_frames`.
+What the meter sends (values, title prefix, link, clock style) comes from the
+layout registry (:mod:`.layouts`); where the frames go is :mod:`.outputs`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-import errno
 import math
-import os
-from pathlib import Path
 import random
-import tty
-from typing import IO, TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from . import obis
-from .encoder import (
-    METER_ZONE,
-    SC_AUTHENTICATED,
-    SC_ENCRYPTED,
-    encode_reading,
-    transmitted_time,
-    usual_link,
-)
+from .encoder import METER_ZONE, encode_reading, transmitted_time
 from .framing import LinkLayer
-from .layouts import Layout, scale
+from .layouts import Layout, scale, spec_of
 from .reading import MeterValue, Reading, SecurityLevel, Unit
+from .security import SC_AUTHENTICATED, SC_ENCRYPTED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,99 +32,10 @@ if TYPE_CHECKING:
 DEMO_ENCRYPTION_KEY: Final = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 """Key of the simulated meter when none is chosen (not any real meter's key)."""
 
-DEFAULT_PTY_LINK: Final = "/tmp/dlms-smartmeter/ttyMETER"  # noqa: S108 - a fixed, documented path
-"""Stable path of the virtual serial port (a symbolic link to the pty)."""
 
-# Manufacturer ids and model letters of the system titles, per layout.
-_TITLE_PREFIXES: Final = {
-    Layout.WIENER_NETZE: b"ISKit",
-    Layout.WIENER_NETZE_IM350: b"SMSgu",
-    Layout.P1_POSITIONAL: b"ISKit",
-    Layout.OBIS_FLAT_TRIPLES: b"KFMg",
-    Layout.OBIS_TRIPLES: b"KFM",
-    Layout.OBIS_PAIRS: b"LGZgs",
-    Layout.SELF_DESCRIBING: b"LGZgs",
-    Layout.BURGENLAND: b"LGZgr",
-    Layout.DSMR_TEXT: b"SAG5",
-}
-
-_V = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
-_I = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
-_ANGLES = (obis.ANGLE_U_I_L1, obis.ANGLE_U_I_L2, obis.ANGLE_U_I_L3)
-_WN = (
-    obis.ACTIVE_ENERGY_IMPORT,
-    obis.ACTIVE_ENERGY_EXPORT,
-    obis.REACTIVE_ENERGY_IMPORT,
-    obis.REACTIVE_ENERGY_EXPORT,
-    obis.ACTIVE_POWER_IMPORT,
-    obis.ACTIVE_POWER_EXPORT,
-    obis.REACTIVE_POWER_IMPORT,
-    obis.REACTIVE_POWER_EXPORT,
-)
-# The E450 and the Steiermark T210-D-R: totals and both tariffs of the four
-# energy registers, each followed by its instantaneous power.
-_TARIFF_REGISTERS = tuple(
-    code
-    for quantity in (1, 2, 3, 4)
-    for code in (
-        f"1-0:{quantity}.8.0",
-        f"1-0:{quantity}.8.1",
-        f"1-0:{quantity}.8.2",
-        f"1-0:{quantity}.7.0",
-    )
-)
-# What each layout's meters send, in their order.
-LAYOUT_VALUES: Final[dict[Layout, tuple[str, ...]]] = {
-    Layout.WIENER_NETZE: _WN,
-    Layout.WIENER_NETZE_IM350: _WN,
-    Layout.P1_POSITIONAL: _WN[:6],
-    Layout.OBIS_FLAT_TRIPLES: (
-        obis.ACTIVE_ENERGY_IMPORT,
-        obis.ACTIVE_ENERGY_EXPORT,
-        obis.ACTIVE_POWER_IMPORT,
-        obis.ACTIVE_POWER_EXPORT,
-        *_V,
-        *_I,
-        obis.POWER_FACTOR,
-    ),
-    Layout.OBIS_TRIPLES: (
-        *_V,
-        *_I,
-        obis.ACTIVE_POWER_IMPORT,
-        obis.ACTIVE_POWER_EXPORT,
-        obis.ACTIVE_ENERGY_IMPORT,
-        obis.ACTIVE_ENERGY_EXPORT,
-        obis.REACTIVE_ENERGY_IMPORT,
-        obis.REACTIVE_ENERGY_EXPORT,
-    ),
-    Layout.OBIS_PAIRS: _TARIFF_REGISTERS,
-    Layout.SELF_DESCRIBING: (
-        obis.ACTIVE_POWER_IMPORT,
-        obis.ACTIVE_POWER_EXPORT,
-        obis.ACTIVE_ENERGY_IMPORT,
-        obis.ACTIVE_ENERGY_EXPORT,
-        obis.REACTIVE_POWER_IMPORT,
-        obis.REACTIVE_POWER_EXPORT,
-        obis.REACTIVE_ENERGY_IMPORT,
-        obis.REACTIVE_ENERGY_EXPORT,
-        *_I,
-        *_V,
-    ),
-    Layout.BURGENLAND: (
-        *_V,
-        *_I,
-        obis.ACTIVE_POWER_IMPORT,
-        obis.ACTIVE_POWER_EXPORT,
-        obis.ACTIVE_ENERGY_IMPORT,
-        obis.ACTIVE_ENERGY_EXPORT,
-        *_ANGLES,
-    ),
-    Layout.DSMR_TEXT: _TARIFF_REGISTERS,
-}
-"""OBIS codes of the values the simulated meter sends, per layout."""
-
-# Layouts whose meters count whole volts (no scaler on the wire).
-_WHOLE_VOLTS: Final = frozenset({Layout.BURGENLAND, Layout.SELF_DESCRIBING})
+_V: Final = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
+_I: Final = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
+_ANGLES: Final = (obis.ANGLE_U_I_L1, obis.ANGLE_U_I_L2, obis.ANGLE_U_I_L3)
 
 _PV_PEAK_W: Final = 5200.0
 _BASE_LOAD_W: Final = 180.0
@@ -213,11 +110,12 @@ class MeterSimulator:
         self.encryption_key = encryption_key
         self.authentication_key = authentication_key
         self.push_interval = push_interval
-        self.link = usual_link(layout) if link is LinkLayer.AUTO else link
+        self.spec = spec_of(layout)
+        self.link = self.spec.link if link is LinkLayer.AUTO else link
         self.block_size = block_size
         self.max_information = max_information
         self._random = random.Random(seed)  # noqa: S311 - simulated values, not keys
-        prefix = _TITLE_PREFIXES[layout]
+        prefix = self.spec.title_prefix
         self.system_title = system_title or prefix + self._random.randbytes(
             8 - len(prefix)
         )
@@ -405,9 +303,7 @@ class MeterSimulator:
             _V, instant.decivolts, instant.centiamps, instant.angles, strict=True
         ):
             volts = (
-                round(decivolts / 10)
-                if self.layout in _WHOLE_VOLTS
-                else scale(decivolts, -1)
+                round(decivolts / 10) if self.spec.whole_volts else scale(decivolts, -1)
             )
             known[code] = MeterValue(volts, Unit.VOLT)
             known[_I[_V.index(code)]] = MeterValue(scale(centiamps, -2), Unit.AMPERE)
@@ -415,235 +311,9 @@ class MeterSimulator:
         known[obis.POWER_FACTOR] = MeterValue(
             scale(instant.power_factor_milli, -3), Unit.NONE
         )
-        return {code: known[code] for code in LAYOUT_VALUES[self.layout]}
+        return {code: known[code] for code in self.spec.values}
 
 
 def _triple(values: Iterator[int]) -> tuple[int, int, int]:
     first, second, third = values
     return first, second, third
-
-
-# --------------------------------------------------------------------------
-# Output
-
-
-def create_virtual_serial_port(link_path: str = DEFAULT_PTY_LINK) -> tuple[int, str]:
-    """A pseudo-terminal that stands in for the meter's serial port.
-
-    Returns ``(master_fd, slave_path)``: frames written to ``master_fd`` are
-    read from the slave like from a serial port. The slave is put into raw
-    mode at once (no echo, no line editing, no CR/LF translation), and a
-    symbolic link at ``link_path`` points at it so that configurations can
-    use a stable path. An existing link there is replaced; any other file is
-    left alone (``FileExistsError``). Writes to ``master_fd`` do not block.
-    """
-    link = Path(link_path)
-    if link.exists() and not link.is_symlink():
-        raise FileExistsError(
-            errno.EEXIST, "not replacing a file that is no symbolic link", link_path
-        )
-    link.parent.mkdir(parents=True, exist_ok=True)
-    master_fd, slave_fd = os.openpty()
-    try:
-        tty.setraw(slave_fd)
-        slave_path = os.ttyname(slave_fd)
-        temporary = link.with_name(f".{link.name}.{os.getpid()}")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        temporary.symlink_to(slave_path)
-        temporary.replace(link)
-        os.set_blocking(master_fd, False)
-    except BaseException:
-        os.close(master_fd)
-        raise
-    finally:
-        # The pty keeps its settings while the master is open.
-        os.close(slave_fd)
-    return master_fd, slave_path
-
-
-def remove_virtual_serial_port(
-    master_fd: int, link_path: str = DEFAULT_PTY_LINK
-) -> None:
-    """Close the pseudo-terminal and remove its link (if it still points at a pty)."""
-    with contextlib.suppress(OSError):
-        os.close(master_fd)
-    link = Path(link_path)
-    if link.is_symlink() and str(link.readlink()).startswith("/dev/"):
-        link.unlink()
-
-
-@contextlib.contextmanager
-def virtual_serial_port(link_path: str = DEFAULT_PTY_LINK) -> Iterator[tuple[int, str]]:
-    """:func:`create_virtual_serial_port` as a context manager that cleans up."""
-    master_fd, slave_path = create_virtual_serial_port(link_path)
-    try:
-        yield master_fd, slave_path
-    finally:
-        remove_virtual_serial_port(master_fd, link_path)
-
-
-class FrameSink(Protocol):
-    """Where :func:`stream_frames` writes frames."""
-
-    async def send(self, frame: bytes) -> None:
-        """Deliver one frame (or drop it if the receiver cannot take it)."""
-
-    async def aclose(self) -> None:
-        """Release the destination."""
-
-
-class FileSink:
-    """Frames to a file descriptor: a file, standard output or a pty master.
-
-    A frame that does not fit (a pty whose reader stopped reading) is dropped,
-    as a meter's push is lost when nobody listens.
-    """
-
-    def __init__(self, fd: int, *, close: bool = False) -> None:
-        """Write to ``fd``; close it in :meth:`aclose` if ``close``."""
-        self.fd = fd
-        self.dropped = 0
-        self._close = close
-
-    async def send(self, frame: bytes) -> None:
-        """Write the frame; count it as dropped if it does not fit."""
-        view = memoryview(frame)
-        while view:
-            try:
-                written = os.write(self.fd, view)
-            except BlockingIOError:
-                self.dropped += 1
-                return
-            view = view[written:]
-
-    async def aclose(self) -> None:
-        """Close the descriptor if this sink owns it."""
-        if self._close:
-            os.close(self.fd)
-
-
-class StreamSink:
-    """Frames to a binary stream such as ``sys.stdout.buffer``.
-
-    A reader that goes away (a closed pipe) ends the stream with
-    ``BrokenPipeError``.
-    """
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        """Write to ``stream``; it stays open (it belongs to the caller)."""
-        self._stream = stream
-
-    async def send(self, frame: bytes) -> None:
-        """Write and flush the frame."""
-        self._stream.write(frame)
-        self._stream.flush()
-
-    async def aclose(self) -> None:
-        """Flush nothing more: the stream belongs to the caller."""
-
-
-class TcpFrameServer:
-    """A TCP server on 127.0.0.1 that sends every frame to each connected client.
-
-    Readers connect like to a serial-to-network adapter (``socket://`` URL).
-    A client that does not keep up (more than ``max_backlog`` bytes pending)
-    is disconnected.
-    """
-
-    def __init__(self, port: int = 0, *, max_backlog: int = 65536) -> None:
-        """Prepare a server; ``port`` 0 picks a free one (see :attr:`port`)."""
-        self._requested_port = port
-        self._max_backlog = max_backlog
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
-        self._handlers: set[asyncio.Task[None]] = set()
-        self.port = port
-
-    @property
-    def clients(self) -> int:
-        """Number of connected clients."""
-        return len(self._clients)
-
-    async def start(self) -> None:
-        """Listen on 127.0.0.1."""
-        self._server = await asyncio.start_server(
-            self._connected, "127.0.0.1", self._requested_port
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
-        self._clients.add(writer)
-        try:
-            # Whatever a client sends is ignored; its end of stream ends it.
-            while await reader.read(1024):
-                pass
-        except OSError:
-            pass
-        finally:
-            self._clients.discard(writer)
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            if task is not None:
-                self._handlers.discard(task)
-
-    async def send(self, frame: bytes) -> None:
-        """Send the frame to every client."""
-        for writer in list(self._clients):
-            if writer.is_closing():
-                continue
-            if writer.transport.get_write_buffer_size() > self._max_backlog:
-                # Dropped at once: closing would wait for the backlog to drain.
-                self._clients.discard(writer)
-                writer.transport.abort()
-                continue
-            writer.write(frame)
-
-    async def aclose(self) -> None:
-        """Disconnect the clients and stop listening."""
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._clients):
-            if writer.transport.get_write_buffer_size():
-                writer.transport.abort()
-            else:
-                writer.close()
-        self._clients.clear()
-        # Let every connection handler finish, so that no task outlives us.
-        if self._handlers:
-            await asyncio.wait(set(self._handlers))
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-
-async def stream_frames(
-    simulator: MeterSimulator,
-    sink: FrameSink,
-    *,
-    interval: float = 1.0,
-    count: int | None = None,
-) -> int:
-    """Write a frame every ``interval`` seconds (wall clock) until ``count`` frames.
-
-    Runs until cancelled when ``count`` is ``None``. Returns the number of
-    frames written. The interval is independent of the meter's push interval,
-    so a test can run a day of meter time in seconds.
-    """
-    loop = asyncio.get_running_loop()
-    due = loop.time()
-    sent = 0
-    while count is None or sent < count:
-        await sink.send(simulator.next_frame())
-        sent += 1
-        if count is not None and sent >= count:
-            break
-        due += interval
-        await asyncio.sleep(max(0.0, due - loop.time()))
-    return sent

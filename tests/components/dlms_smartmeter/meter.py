@@ -25,14 +25,16 @@ from custom_components.dlms_smartmeter.const import (
     DOMAIN,
 )
 from custom_components.dlms_smartmeter.dlms import LinkLayer, Reading, format_key
-from custom_components.dlms_smartmeter.dlms.encoder import (
+from custom_components.dlms_smartmeter.dlms.apdu import (
+    encode_data_notification,
+    encode_general_glo_ciphering,
+)
+from custom_components.dlms_smartmeter.dlms.axdr import (
     axdr_double_long_unsigned,
     axdr_structure,
     axdr_visible_string,
-    encode_data_notification,
-    encode_general_glo_ciphering,
-    encode_link,
 )
+from custom_components.dlms_smartmeter.dlms.framing import encode_link
 from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
 if TYPE_CHECKING:

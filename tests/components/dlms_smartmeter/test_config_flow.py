@@ -37,16 +37,18 @@ from custom_components.dlms_smartmeter.const import (
     interface_for,
 )
 from custom_components.dlms_smartmeter.dlms import LinkLayer, format_key
-from custom_components.dlms_smartmeter.dlms.encoder import (
-    SC_AUTHENTICATED,
+from custom_components.dlms_smartmeter.dlms.apdu import (
+    encode_data_notification,
+    encode_general_glo_ciphering,
+)
+from custom_components.dlms_smartmeter.dlms.axdr import (
     axdr_double_long_unsigned,
     axdr_structure,
     axdr_visible_string,
-    encode_data_notification,
-    encode_general_glo_ciphering,
-    encode_link,
 )
-from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
+from custom_components.dlms_smartmeter.dlms.framing import encode_link
+from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
+from custom_components.dlms_smartmeter.dlms.security import SC_AUTHENTICATED
 
 from .meter import (
     METER_ID,

@@ -38,18 +38,22 @@ from custom_components.dlms_smartmeter.dlms import (
     UnsupportedPayloadError,
     format_key,
 )
-from custom_components.dlms_smartmeter.dlms.encoder import (
+from custom_components.dlms_smartmeter.dlms.apdu import (
+    encode_data_notification,
+    encode_general_glo_ciphering,
+)
+from custom_components.dlms_smartmeter.dlms.axdr import (
     axdr_double_long_unsigned,
     axdr_structure,
     axdr_visible_string,
-    encode_cosem_datetime,
-    encode_data_notification,
-    encode_general_glo_ciphering,
-    encode_link,
+)
+from custom_components.dlms_smartmeter.dlms.cosem_time import encode_cosem_datetime
+from custom_components.dlms_smartmeter.dlms.encoder import (
     encode_plaintext,
     encode_reading,
     hdlc_addresses,
 )
+from custom_components.dlms_smartmeter.dlms.framing import encode_link
 from custom_components.dlms_smartmeter.dlms.guards import RESTART_CONFIRMATION_FRAMES
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from tests.data.appendix_frames import (

@@ -20,7 +20,7 @@ import pytest
 
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL
-from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
+from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
 
 from .fault_injection import (
     POWER_IMPORT,

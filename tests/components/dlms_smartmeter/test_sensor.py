@@ -19,7 +19,7 @@ from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.coordinator import MeterData
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
-from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
+from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
 from custom_components.dlms_smartmeter.sensor import _meter_time, _net_power
 
 from .meter import (
