@@ -212,20 +212,6 @@ def _parity_choice(parity: str) -> str:
     )
 
 
-def _meter_id(reading: Reading) -> str:
-    return reading.system_title.hex().upper()
-
-
-def _title(reading: Reading) -> str:
-    """Entry title from what the meter tells about itself."""
-    parts = (
-        reading.manufacturer_name or "Smart meter",
-        reading.model,
-        reading.serial_number or _meter_id(reading),
-    )
-    return " ".join(part for part in parts if part)
-
-
 def _list_ports() -> list[selector.SelectOptionDict]:
     """Detected serial ports with readable names (blocking: run in the executor)."""
     return [
@@ -300,10 +286,10 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._async_abort_entries_match({CONF_PORT: meter_input.settings.port})
                 reading = await self._async_listen(meter_input, None, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
+                    await self.async_set_unique_id(reading.identity.meter_id)
                     self._abort_if_unique_id_configured()
                     return self.async_create_entry(
-                        title=_title(reading), data=meter_input.as_entry_data()
+                        title=reading.identity.title, data=meter_input.as_entry_data()
                     )
         schema = await self._async_meter_schema(keys_required=True)
         return self.async_show_form(
@@ -347,7 +333,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
+                    await self.async_set_unique_id(reading.identity.meter_id)
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
@@ -388,7 +374,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                         return self.async_abort(reason="already_configured")
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
+                    await self.async_set_unique_id(reading.identity.meter_id)
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()

@@ -9,6 +9,7 @@ from homeassistant.const import CONF_PORT
 
 from .connection import redact_port
 from .const import CONF_AUTHENTICATION_KEY, CONF_ENCRYPTION_KEY
+from .dlms.reading import reading_as_dict
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -26,24 +27,7 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data
     decoder = coordinator.decoder_stats
     reading = coordinator.last_reading
-    last_reading: dict[str, Any] | None = None
-    if reading is not None:
-        last_reading = {
-            "system_title": reading.system_title.hex().upper(),
-            "manufacturer": reading.manufacturer_name,
-            "model": reading.model,
-            "serial_number": reading.serial_number,
-            "layout": reading.layout,
-            "security": reading.security.value,
-            "invocation_counter": reading.invocation_counter,
-            "meter_time": (
-                reading.meter_time.isoformat() if reading.meter_time else None
-            ),
-            "values": {
-                obis: {"value": value.value, "unit": value.unit.value}
-                for obis, value in reading.values.items()
-            },
-        }
+    last_reading = reading_as_dict(reading) if reading is not None else None
     published = coordinator.data
     entry_data = async_redact_data(dict(entry.data), TO_REDACT)
     entry_data[CONF_PORT] = redact_port(entry.data[CONF_PORT])

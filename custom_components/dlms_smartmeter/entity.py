@@ -7,25 +7,18 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import DlmsSmartMeterCoordinator
-from .dlms import Reading, SecurityLevel
+from .dlms.identity import MeterIdentity, identify
 
 
-def _meter_description(coordinator: DlmsSmartMeterCoordinator) -> Reading:
-    """The last reading, or a reading without values built from the meter ID.
+def _meter_identity(coordinator: DlmsSmartMeterCoordinator) -> MeterIdentity:
+    """Identity from the last reading, or from the meter ID alone.
 
     The manufacturer and the model follow from the system title alone, so the
     device is described correctly even before the first frame arrives.
     """
     if coordinator.last_reading is not None:
-        return coordinator.last_reading
-    return Reading(
-        system_title=bytes.fromhex(coordinator.meter_id),
-        invocation_counter=None,
-        security=SecurityLevel.NONE,
-        meter_time=None,
-        values={},
-        layout="",
-    )
+        return coordinator.last_reading.identity
+    return identify(bytes.fromhex(coordinator.meter_id))
 
 
 class DlmsSmartMeterEntity(CoordinatorEntity[DlmsSmartMeterCoordinator]):
@@ -37,13 +30,11 @@ class DlmsSmartMeterEntity(CoordinatorEntity[DlmsSmartMeterCoordinator]):
         """Attach the entity to the meter's device."""
         super().__init__(coordinator)
         self._attr_unique_id = f"{coordinator.meter_id}_{key}"
-        meter = _meter_description(coordinator)
-        manufacturer = meter.manufacturer_name
+        meter = _meter_identity(coordinator)
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, coordinator.meter_id)},
-            manufacturer=manufacturer,
+            manufacturer=meter.manufacturer,
             model=meter.model,
             serial_number=meter.serial_number,
-            name=" ".join(part for part in (manufacturer, meter.model) if part)
-            or "Smart meter",
+            name=meter.name,
         )

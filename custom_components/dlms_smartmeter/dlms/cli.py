@@ -43,7 +43,7 @@ from .outputs import (
     remove_virtual_serial_port,
     stream_frames,
 )
-from .reading import Reading
+from .reading import Reading, reading_as_dict
 from .simulator import DEMO_ENCRYPTION_KEY, MeterSimulator
 
 if TYPE_CHECKING:
@@ -131,21 +131,23 @@ def _add_key_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# What ``decode`` prints of a reading, in this order; "manufacturer" is the
+# FLAG id here (the readable name is for people, the id for scripts).
+_JSON_KEYS = (
+    "system_title",
+    "manufacturer",
+    "invocation_counter",
+    "security",
+    "meter_time",
+    "values",
+)
+
+
 def reading_to_json(reading: Reading) -> dict[str, Any]:
     """The JSON object ``decode`` prints for a reading."""
-    return {
-        "system_title": reading.system_title.hex().upper(),
-        "manufacturer": reading.manufacturer,
-        "invocation_counter": reading.invocation_counter,
-        "security": str(reading.security),
-        "meter_time": (
-            reading.meter_time.isoformat() if reading.meter_time is not None else None
-        ),
-        "values": {
-            code: {"value": value.value, "unit": str(value.unit)}
-            for code, value in reading.values.items()
-        },
-    }
+    record = reading_as_dict(reading)
+    record["manufacturer"] = reading.manufacturer
+    return {key: record[key] for key in _JSON_KEYS}
 
 
 def error_to_json(error: DlmsError) -> dict[str, Any]:

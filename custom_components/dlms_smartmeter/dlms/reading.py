@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from .identity import identify, manufacturer_id, model_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
+
+    from .identity import MeterIdentity
 
 
 class SecurityLevel(StrEnum):
@@ -46,41 +50,6 @@ class MeterValue:
     unit: Unit
 
 
-# FLAG manufacturer ids (first three bytes of the system title) seen on Austrian meters.
-MANUFACTURERS: Mapping[str, str] = {
-    "ISK": "Iskraemeco",
-    "LGZ": "Landis+Gyr",
-    "SMS": "Siemens",
-    "SIE": "Siemens",
-    "KFM": "Kaifa",
-    "SAG": "Sagemcom",
-    "ELS": "Elster/Honeywell",
-    "HON": "Honeywell",
-    "KAM": "Kamstrup",
-    "EMH": "EMH metering",
-    "ITE": "Itron",
-}
-
-# Model hints by system-title prefix (manufacturer id plus two model letters).
-MODELS: Mapping[str, str] = {
-    "ISKit": "AM550-TD0",
-    "ISKiu": "AM550-TD0.21",
-    "ISKhu": "AM550-ED0",
-    "LGZgs": "E450",
-    "LGZgr": "E450",
-    "SMSfp": "IM350",
-    "SMSgu": "IM350",
-    "SMSgp": "IM350",
-}
-
-
-def _printable_prefix(system_title: bytes, length: int) -> str | None:
-    prefix = system_title[:length]
-    if len(prefix) == length and all(0x20 < b < 0x7F for b in prefix):
-        return prefix.decode("ascii")
-    return None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """One decoded push telegram.
@@ -101,20 +70,40 @@ class Reading:
     """The link-layer bytes the reading came from (for diagnostics)."""
 
     @property
+    def identity(self) -> MeterIdentity:
+        """Meter id, manufacturer, model and serial number."""
+        return identify(self.system_title, self.serial_number)
+
+    @property
     def manufacturer(self) -> str | None:
         """FLAG manufacturer id, e.g. ``"ISK"``; ``None`` if the title is not ASCII."""
-        return _printable_prefix(self.system_title, 3)
+        return manufacturer_id(self.system_title)
 
     @property
     def manufacturer_name(self) -> str | None:
         """Readable manufacturer name, falling back to the FLAG id."""
-        flag = self.manufacturer
-        if flag is None:
-            return None
-        return MANUFACTURERS.get(flag, flag)
+        return self.identity.manufacturer
 
     @property
     def model(self) -> str | None:
         """Meter model derived from the system title, where known."""
-        prefix = _printable_prefix(self.system_title, 5)
-        return MODELS.get(prefix) if prefix else None
+        return model_of(self.system_title)
+
+
+def reading_as_dict(reading: Reading) -> dict[str, Any]:
+    """A reading as plain, JSON-ready data: who sent it, how, when, and its values."""
+    identity = reading.identity
+    return {
+        "system_title": identity.meter_id,
+        "manufacturer": identity.manufacturer,
+        "model": identity.model,
+        "serial_number": reading.serial_number,
+        "layout": reading.layout,
+        "security": reading.security.value,
+        "invocation_counter": reading.invocation_counter,
+        "meter_time": reading.meter_time.isoformat() if reading.meter_time else None,
+        "values": {
+            code: {"value": value.value, "unit": value.unit.value}
+            for code, value in reading.values.items()
+        },
+    }
