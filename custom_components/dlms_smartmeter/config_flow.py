@@ -10,7 +10,6 @@ with an error that says what to check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant import config_entries
@@ -24,9 +23,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_PORT
 from homeassistant.core import callback
-from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
-import serialx
 import voluptuous as vol
 
 from .connection import (
@@ -43,24 +40,33 @@ from .const import (
     CONF_INTERFACE,
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
-    DEFAULT_BAUDRATE,
     DEFAULT_INTERFACE,
-    DEFAULT_PARITY,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
-    INTERFACE_CUSTOM,
-    INTERFACES,
     LOGGER,
     MAX_UPDATE_INTERVAL,
-    PARITY_CHOICES,
-    interface_for,
 )
-from .dlms import Reading, format_key, parse_key
+from .flow_fields import (
+    INTERFACE_SELECTOR,
+    PASSWORD,
+    SECTION_CUSTOM_LINE,
+    InvalidInputError,
+    MeterInput,
+    custom_line_section,
+    form_schema,
+    interface_of,
+    line_settings_from,
+    list_ports,
+    parity_choice,
+    parse_keys,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .coordinator import DlmsSmartMeterConfigEntry
+    from .dlms import Reading
 
     _OptionsFlowBase = OptionsFlow
 else:
@@ -79,180 +85,12 @@ _SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
 
-SECTION_CUSTOM_LINE: Final = "custom_line"
-"""Form section with baud rate and parity for the custom interface choice."""
-
 KEY_SOURCES: Final = {
     # Where operators hand out keys. The key help texts name them through
     # placeholders: hassfest refuses addresses inside translations.
     "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
     "netz_noe_email": "smartmeter@netz-noe.at",
 }
-
-BAUDRATES: Final = (
-    "300",
-    "1200",
-    "2400",
-    "4800",
-    "9600",
-    "19200",
-    "38400",
-    "57600",
-    "115200",
-)
-
-_PASSWORD = selector.TextSelector(
-    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
-)
-_INTERFACE_SELECTOR = selector.SelectSelector(
-    selector.SelectSelectorConfig(
-        options=[*INTERFACES, INTERFACE_CUSTOM],
-        translation_key=CONF_INTERFACE,
-        mode=selector.SelectSelectorMode.DROPDOWN,
-        sort=False,
-    )
-)
-
-
-def _schema(fields: Mapping[Any, Any]) -> Any:
-    """A form schema.
-
-    Home Assistant 2026.9 and later replace voluptuous with a compatible
-    package whose types differ, so the schema is handed over untyped.
-    """
-    return vol.Schema(fields)
-
-
-class _InvalidInputError(Exception):
-    """A field that cannot be used; ``field`` and ``error`` go to the form."""
-
-    def __init__(self, field_name: str, error: str) -> None:
-        super().__init__(error)
-        self.field = field_name
-        self.error = error
-
-
-@dataclass(frozen=True, slots=True)
-class _MeterInput:
-    """Validated form input, ready to listen with."""
-
-    settings: LineSettings
-    interface: str
-    """The form's interface choice (an ``INTERFACES`` name or the custom one)."""
-    # Keys stay out of the representation, so they cannot end up in a log.
-    encryption_key: bytes = field(repr=False)
-    authentication_key: bytes | None = field(repr=False)
-
-    def as_entry_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            CONF_PORT: self.settings.port,
-            CONF_ENCRYPTION_KEY: format_key(self.encryption_key),
-            CONF_BAUDRATE: self.settings.baudrate,
-            CONF_PARITY: self.settings.parity,
-            CONF_INTERFACE: self.interface,
-        }
-        if self.authentication_key is not None:
-            data[CONF_AUTHENTICATION_KEY] = format_key(self.authentication_key)
-        return data
-
-
-def _parse_key_field(
-    text: str | None, field_name: str, fallback: str | None
-) -> bytes | None:
-    """Key bytes from a form field; blank gives the fallback (a stored key)."""
-    if not text or not text.strip():
-        return parse_key(fallback) if fallback else None
-    try:
-        return parse_key(text)
-    except ValueError as err:
-        raise _InvalidInputError(field_name, f"invalid_{field_name}_format") from err
-
-
-def _parse_keys(
-    encryption_text: str | None,
-    authentication_text: str | None,
-    stored: Mapping[str, Any],
-) -> tuple[bytes, bytes | None]:
-    """Both keys from the form; blank fields keep the stored keys.
-
-    Raises ``_InvalidInputError`` for a key that is not 32 hex characters
-    (and for a missing encryption key).
-    """
-    encryption_key = _parse_key_field(
-        encryption_text, CONF_ENCRYPTION_KEY, stored.get(CONF_ENCRYPTION_KEY)
-    )
-    if encryption_key is None:
-        raise _InvalidInputError(CONF_ENCRYPTION_KEY, "invalid_encryption_key_format")
-    authentication_key = _parse_key_field(
-        authentication_text,
-        CONF_AUTHENTICATION_KEY,
-        stored.get(CONF_AUTHENTICATION_KEY),
-    )
-    return encryption_key, authentication_key
-
-
-def _line_settings_from(user_input: Mapping[str, Any]) -> tuple[str, int, str]:
-    """Interface choice, baud rate and parity from the form."""
-    name = user_input.get(CONF_INTERFACE, DEFAULT_INTERFACE)
-    if name in INTERFACES:
-        interface = INTERFACES[name]
-        return name, interface.baudrate, interface.parity
-    custom: Mapping[str, Any] = user_input.get(SECTION_CUSTOM_LINE, {})
-    return (
-        INTERFACE_CUSTOM,
-        int(custom.get(CONF_BAUDRATE) or DEFAULT_BAUDRATE),
-        PARITY_CHOICES.get(custom.get(CONF_PARITY) or "", DEFAULT_PARITY),
-    )
-
-
-def _parity_choice(parity: str) -> str:
-    """The form's choice for a stored parity."""
-    return next(
-        (choice for choice, value in PARITY_CHOICES.items() if value == parity), "none"
-    )
-
-
-def _list_ports() -> list[selector.SelectOptionDict]:
-    """Detected serial ports with readable names (blocking: run in the executor)."""
-    return [
-        selector.SelectOptionDict(
-            value=usb.get_serial_by_id(port.device),
-            label=usb.human_readable_device_name(
-                port.device,
-                port.serial_number,
-                port.manufacturer,
-                port.description,
-                port.vid,
-                port.pid,
-            ),
-        )
-        for port in serialx.list_serial_ports()
-    ]
-
-
-def _custom_line_section() -> section:
-    """Baud rate and parity for the custom choice, collapsed by default."""
-    return section(
-        _schema(
-            {
-                vol.Optional(CONF_BAUDRATE): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=list(BAUDRATES),
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                        sort=False,
-                    )
-                ),
-                vol.Optional(CONF_PARITY): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=list(PARITY_CHOICES),
-                        translation_key=CONF_PARITY,
-                        mode=selector.SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-            }
-        ),
-        {"collapsed": True},
-    )
 
 
 class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -280,7 +118,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             try:
                 meter_input = await self._async_parse(user_input, None)
-            except _InvalidInputError as err:
+            except InvalidInputError as err:
                 errors[err.field] = err.error
             else:
                 self._async_abort_entries_match({CONF_PORT: meter_input.settings.port})
@@ -317,17 +155,17 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                encryption_key, authentication_key = _parse_keys(
+                encryption_key, authentication_key = parse_keys(
                     user_input.get(CONF_ENCRYPTION_KEY),
                     user_input.get(CONF_AUTHENTICATION_KEY),
                     {},
                 )
-            except _InvalidInputError as err:
+            except InvalidInputError as err:
                 errors[err.field] = err.error
             else:
-                meter_input = _MeterInput(
-                    _settings_of(entry),
-                    _interface_of(entry),
+                meter_input = MeterInput(
+                    settings_of(entry),
+                    interface_of(entry),
                     encryption_key,
                     authentication_key,
                 )
@@ -338,10 +176,10 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
                     )
-        schema = _schema(
+        schema = form_schema(
             {
-                vol.Required(CONF_ENCRYPTION_KEY): _PASSWORD,
-                vol.Optional(CONF_AUTHENTICATION_KEY): _PASSWORD,
+                vol.Required(CONF_ENCRYPTION_KEY): PASSWORD,
+                vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
             }
         )
         return self.async_show_form(
@@ -363,7 +201,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             try:
                 meter_input = await self._async_parse(user_input, entry)
-            except _InvalidInputError as err:
+            except InvalidInputError as err:
                 errors[err.field] = err.error
             else:
                 for other in self._async_current_entries(include_ignore=False):
@@ -379,13 +217,13 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
                     )
-        settings = _settings_of(entry)
+        settings = settings_of(entry)
         suggested = user_input or {
             CONF_PORT: settings.port,
-            CONF_INTERFACE: _interface_of(entry),
+            CONF_INTERFACE: interface_of(entry),
             SECTION_CUSTOM_LINE: {
                 CONF_BAUDRATE: str(settings.baudrate),
-                CONF_PARITY: _parity_choice(settings.parity),
+                CONF_PARITY: parity_choice(settings.parity),
             },
         }
         schema = await self._async_meter_schema(keys_required=False)
@@ -402,22 +240,22 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_meter_schema(self, *, keys_required: bool) -> Any:
         """Port, interface and keys; reconfigure keeps keys left blank."""
         encryption_key = vol.Required if keys_required else vol.Optional
-        return _schema(
+        return form_schema(
             {
                 vol.Required(CONF_PORT): await self._async_port_selector(),
                 vol.Required(
                     CONF_INTERFACE, default=DEFAULT_INTERFACE
-                ): _INTERFACE_SELECTOR,
-                encryption_key(CONF_ENCRYPTION_KEY): _PASSWORD,
-                vol.Optional(CONF_AUTHENTICATION_KEY): _PASSWORD,
-                vol.Required(SECTION_CUSTOM_LINE): _custom_line_section(),
+                ): INTERFACE_SELECTOR,
+                encryption_key(CONF_ENCRYPTION_KEY): PASSWORD,
+                vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
+                vol.Required(SECTION_CUSTOM_LINE): custom_line_section(),
             }
         )
 
     async def _async_port_selector(self) -> selector.Selector[Any]:
         if _SERIAL_PORT_SELECTOR is not None:
             return _SERIAL_PORT_SELECTOR()
-        options = await self.hass.async_add_executor_job(_list_ports)
+        options = await self.hass.async_add_executor_job(list_ports)
         return selector.SelectSelector(
             selector.SelectSelectorConfig(
                 options=options,
@@ -428,16 +266,16 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_parse(
         self, user_input: Mapping[str, Any], entry: ConfigEntry | None
-    ) -> _MeterInput:
+    ) -> MeterInput:
         """Check the form's fields; blank keys keep the entry's keys."""
-        encryption_key, authentication_key = _parse_keys(
+        encryption_key, authentication_key = parse_keys(
             user_input.get(CONF_ENCRYPTION_KEY),
             user_input.get(CONF_AUTHENTICATION_KEY),
             entry.data if entry is not None else {},
         )
-        interface, baudrate, parity = _line_settings_from(user_input)
+        interface, baudrate, parity = line_settings_from(user_input)
         port = await self._async_stable_port(user_input[CONF_PORT])
-        return _MeterInput(
+        return MeterInput(
             LineSettings(port, baudrate, parity),
             interface,
             encryption_key,
@@ -453,7 +291,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_listen(
         self,
-        meter_input: _MeterInput,
+        meter_input: MeterInput,
         entry: ConfigEntry | None,
         errors: dict[str, str],
     ) -> Reading | None:
@@ -473,7 +311,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         return None
 
     @staticmethod
-    async def _async_probe(meter_input: _MeterInput) -> Reading:
+    async def _async_probe(meter_input: MeterInput) -> Reading:
         try:
             return await async_probe(
                 meter_input.settings,
@@ -489,7 +327,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
             raise
 
 
-async def _async_encryption_key_rejected(meter_input: _MeterInput) -> bool:
+async def _async_encryption_key_rejected(meter_input: MeterInput) -> bool:
     """Whether the frames fail to decrypt with the encryption key alone.
 
     Without an authentication key the tag is not checked, so the frames
@@ -507,27 +345,6 @@ async def _async_encryption_key_rejected(meter_input: _MeterInput) -> bool:
     return False
 
 
-def _settings_of(entry: ConfigEntry) -> LineSettings:
-    return LineSettings(
-        entry.data[CONF_PORT],
-        entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
-        entry.data.get(CONF_PARITY, DEFAULT_PARITY),
-    )
-
-
-def _interface_of(entry: ConfigEntry) -> str:
-    """The entry's interface choice; older entries did not store one."""
-    stored = entry.data.get(CONF_INTERFACE)
-    if stored in INTERFACES or stored == INTERFACE_CUSTOM:
-        return str(stored)
-    settings = _settings_of(entry)
-    return interface_for(
-        settings.baudrate,
-        settings.parity,
-        authentication_key=bool(entry.data.get(CONF_AUTHENTICATION_KEY)),
-    )
-
-
 class DlmsSmartMeterOptionsFlow(_OptionsFlowBase):
     """How often entity states are published."""
 
@@ -537,7 +354,7 @@ class DlmsSmartMeterOptionsFlow(_OptionsFlowBase):
         """Ask for the update interval."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
-        schema = _schema(
+        schema = form_schema(
             {
                 vol.Required(
                     CONF_UPDATE_INTERVAL, default=DEFAULT_UPDATE_INTERVAL

@@ -16,7 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
-from custom_components.dlms_smartmeter import config_flow
+from custom_components.dlms_smartmeter import config_flow, flow_fields
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -96,7 +96,7 @@ def _user_input(port: str, key: str = TYPED_KEY, **fields: Any) -> dict[str, Any
         CONF_ENCRYPTION_KEY: key,
         CONF_INTERFACE: INTERFACE_WIENER_NETZE,
         # The frontend sends a section even when it stays collapsed.
-        config_flow.SECTION_CUSTOM_LINE: {},
+        flow_fields.SECTION_CUSTOM_LINE: {},
         **fields,
     }
 
@@ -108,7 +108,7 @@ def _custom_line(baudrate: str | None, parity: str | None) -> dict[str, Any]:
         line[CONF_BAUDRATE] = baudrate
     if parity is not None:
         line[CONF_PARITY] = parity
-    return {config_flow.SECTION_CUSTOM_LINE: line}
+    return {flow_fields.SECTION_CUSTOM_LINE: line}
 
 
 def _stored(
@@ -205,7 +205,7 @@ async def test_user_form_offers_ports(
         CONF_INTERFACE,
         CONF_ENCRYPTION_KEY,
         CONF_AUTHENTICATION_KEY,
-        config_flow.SECTION_CUSTOM_LINE,
+        flow_fields.SECTION_CUSTOM_LINE,
     }
     port_selector = fields[CONF_PORT]
     if native_selector:
@@ -802,7 +802,7 @@ async def test_reconfigure_moves_port_and_line_settings(
     assert result["step_id"] == "reconfigure"
     assert _suggested(result)[CONF_PORT] == meter.port
     assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
-    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    line = _suggested(result, flow_fields.SECTION_CUSTOM_LINE)
     assert line[CONF_BAUDRATE] == "9600"
 
     meter.stop_streaming()
@@ -830,7 +830,7 @@ async def test_reconfigure_moves_port_and_line_settings(
     # The form offers the stored choice and line settings again.
     result = await entry.start_reconfigure_flow(hass)
     assert _suggested(result)[CONF_INTERFACE] == INTERFACE_CUSTOM
-    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    line = _suggested(result, flow_fields.SECTION_CUSTOM_LINE)
     assert line == {CONF_BAUDRATE: "2400", CONF_PARITY: "none"}
 
 

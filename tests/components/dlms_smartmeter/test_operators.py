@@ -27,9 +27,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.dlms_smartmeter import (
-    config_flow,
     connection,
     coordinator as coordinator_module,
+    flow_fields,
 )
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
@@ -352,7 +352,7 @@ def _form(
         CONF_PORT: port,
         CONF_INTERFACE: interface,
         CONF_ENCRYPTION_KEY: _pasted(encryption_key),
-        config_flow.SECTION_CUSTOM_LINE: {},
+        flow_fields.SECTION_CUSTOM_LINE: {},
     }
     if authentication_key is not None:
         form[CONF_AUTHENTICATION_KEY] = _pasted(authentication_key)
