@@ -24,13 +24,12 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from custom_components.dlms_smartmeter.dlms import parse_key
-from custom_components.dlms_smartmeter.dlms.outputs import (
-    FileSink,
+from custom_components.dlms_smartmeter.dlms.outputs import FileSink, stream_frames
+from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
+from custom_components.dlms_smartmeter.dlms.virtual_port import (
     create_virtual_serial_port,
     remove_virtual_serial_port,
-    stream_frames,
 )
-from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -23,11 +23,13 @@ from custom_components.dlms_smartmeter.dlms.layouts import Layout, spec_of
 from custom_components.dlms_smartmeter.dlms.outputs import (
     FileSink,
     TcpFrameServer,
-    create_virtual_serial_port,
     stream_frames,
-    virtual_serial_port,
 )
 from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
+from custom_components.dlms_smartmeter.dlms.virtual_port import (
+    create_virtual_serial_port,
+    virtual_serial_port,
+)
 
 KEY = bytes.fromhex("927CE4ECA62FE23E19406C5EE452285E")
 AUTH_KEY = bytes.fromhex("C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF")

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from tests.data import REPOSITORY
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 INTEGRATION = REPOSITORY / "custom_components" / "dlms_smartmeter"
+PROTOCOL_PACKAGE = INTEGRATION / "dlms"
+
+
+def _module_name(path: Path) -> str:
+    """Dotted name inside the protocol package; "" for the package itself."""
+    parts = path.relative_to(PROTOCOL_PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 PROTOCOL_MODULES = sorted(
-    path.stem for path in (INTEGRATION / "dlms").glob("*.py") if path.stem != "__main__"
+    name
+    for path in PROTOCOL_PACKAGE.rglob("*.py")
+    if path.stem != "__main__" and (name := _module_name(path))
 )
 
 # Vector WN-AM550-1: a real AM550 frame and its key.
@@ -68,3 +85,48 @@ def test_command_line_tool_runs_as_a_top_level_package() -> None:
     decoded = json.loads(line)
     assert decoded["manufacturer"] == "ISK"
     assert decoded["values"]["1-0:1.8.0"] == {"value": 855, "unit": "Wh"}
+
+
+def _readme_decode_command() -> list[str]:
+    """The decode command of the README, with the frame and key filled in."""
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    match = re.search(
+        r"^DLMS_KEY=YOUR_KEY (python -m \S+ decode) \S+$", readme, re.MULTILINE
+    )
+    assert match is not None, "the README shows no decode command"
+    return [*shlex.split(match[1]), FRAME]
+
+
+def test_readme_decode_command_runs_without_home_assistant() -> None:
+    command = _readme_decode_command()
+    assert command[:3] == ["python", "-m", "custom_components.dlms_smartmeter.dlms"]
+    # Every import of Home Assistant fails, as in a virtual environment that
+    # has only cryptography; the command runs from the repository root.
+    blocked = (
+        "import runpy, sys\n"
+        "class NoHomeAssistant:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'homeassistant':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoHomeAssistant())\n"
+        f"sys.argv = {command[2:]!r}\n"
+        f"runpy.run_module({command[2]!r}, run_name='__main__', alter_sys=True)\n"
+    )
+    result = subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "-c", blocked],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        env=os.environ | {"DLMS_KEY": KEY},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    decoded = json.loads(line)
+    assert decoded["system_title"] == "49534B69743C103F"
+    assert decoded["manufacturer"] == "ISK"
+    assert decoded["security"] == "encrypted"
+    assert decoded["meter_time"] == "2021-10-21T06:44:02+02:00"
+    assert decoded["values"]["1-0:1.8.0"] == {"value": 855, "unit": "Wh"}
+    assert decoded["values"]["1-0:4.8.0"] == {"value": 169, "unit": "varh"}

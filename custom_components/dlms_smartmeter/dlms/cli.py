@@ -18,7 +18,6 @@ same tool with only ``cryptography`` installed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 from dataclasses import dataclass
 import json
@@ -26,25 +25,14 @@ import os
 from pathlib import Path
 import re
 import sys
-import time
 from typing import IO, TYPE_CHECKING, Any
 
 from .decoder import MeterDecoder
 from .framing import LinkLayer
-from .keys import format_key, parse_key
+from .keys import parse_key
 from .layouts import Layout
-from .outputs import (
-    DEFAULT_PTY_LINK,
-    FileSink,
-    FrameSink,
-    StreamSink,
-    TcpFrameServer,
-    create_virtual_serial_port,
-    remove_virtual_serial_port,
-    stream_frames,
-)
 from .reading import Reading, reading_as_dict
-from .simulator import DEMO_ENCRYPTION_KEY, MeterSimulator
+from .virtual_port import DEFAULT_PTY_LINK
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,14 +47,12 @@ EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 
+
 # What people paste besides hex digits: "0x" prefixes, whitespace and the
 # separators of serial monitors and forum posts.
 _HEX_PREFIX = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
 _SEPARATORS = re.compile(r"[\s:,;|\-\"'`]+")
 _NOT_HEX = re.compile(r"[^0-9A-Fa-f]")
-# Seconds between 1970 and 2020: the simulated invocation counter starts at the
-# seconds since 2020, so that it keeps growing across restarts as on a meter.
-_COUNTER_EPOCH = 1_577_836_800
 
 
 class UsageError(Exception):
@@ -92,7 +78,7 @@ def parse_hex(text: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
-def _read_key(
+def read_key(
     value: str | None, file: str | None, env: str, option: str
 ) -> bytes | None:
     """A key from its option, its file option or its environment variable."""
@@ -177,8 +163,8 @@ def _decode_chunk(
 
 
 def _run_decode(args: argparse.Namespace) -> int:
-    encryption_key = _read_key(args.key, args.key_file, KEY_ENV, "key")
-    authentication_key = _read_key(
+    encryption_key = read_key(args.key, args.key_file, KEY_ENV, "key")
+    authentication_key = read_key(
         args.auth_key, args.auth_key_file, AUTH_KEY_ENV, "auth-key"
     )
     captures: list[bytes] = []
@@ -208,93 +194,12 @@ def _run_decode(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if tally.errors else EXIT_OK
 
 
-async def _simulate(args: argparse.Namespace, simulator: MeterSimulator) -> int:
-    sink: FrameSink
-    pty: int | None = None
-    if args.tcp is not None:
-        server = TcpFrameServer(args.tcp)
-        try:
-            await server.start()
-        except (OSError, OverflowError) as error:
-            raise UsageError(
-                f"--tcp: cannot listen on port {args.tcp}: {error}"
-            ) from None
-        sink = server
-        _announce(f"socket://127.0.0.1:{server.port}", "TCP clients get the frames")
-    elif args.pty is not None:
-        try:
-            pty, slave_path = create_virtual_serial_port(args.pty)
-        except OSError as error:
-            raise UsageError(f"--pty: cannot create {args.pty}: {error}") from None
-        sink = FileSink(pty)
-        _announce(args.pty, f"virtual serial port (-> {slave_path})")
-    elif args.output is not None:
-        try:
-            fd = os.open(
-                args.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOCTTY, 0o644
-            )
-        except OSError as error:
-            raise UsageError(
-                f"--output: cannot open {args.output}: {error.strerror}"
-            ) from None
-        sink = FileSink(fd, close=True)
-    else:
-        sink = StreamSink(sys.stdout.buffer)
-    try:
-        await stream_frames(simulator, sink, interval=args.interval, count=args.count)
-    finally:
-        await sink.aclose()
-        if pty is not None:
-            remove_virtual_serial_port(pty, args.pty)
-    return EXIT_OK
-
-
-def _announce(path: str, what: str) -> None:
-    """Print where the frames go: the path alone on stdout, details on stderr."""
-    print(f"{what}: {path}", file=sys.stderr, flush=True)
-    print(path, flush=True)
-
-
 def _run_simulate(args: argparse.Namespace) -> int:
-    encryption_key = (
-        _read_key(args.key, args.key_file, KEY_ENV, "key") or DEMO_ENCRYPTION_KEY
-    )
-    authentication_key = _read_key(
-        args.auth_key, args.auth_key_file, AUTH_KEY_ENV, "auth-key"
-    )
-    if args.interval < 0:
-        raise UsageError("--interval must not be negative")
-    if args.count is not None and args.count < 1:
-        raise UsageError("--count must be at least 1")
-    if args.push_interval is not None and args.push_interval < 1:
-        raise UsageError("--push-interval must be at least 1 second")
-    layout = Layout(args.layout)
-    simulator = MeterSimulator(
-        encryption_key,
-        layout=layout,
-        authentication_key=authentication_key,
-        push_interval=args.push_interval or max(1, round(args.interval)),
-        invocation_counter=int(time.time()) - _COUNTER_EPOCH,
-        seed=args.seed,
-    )
-    # The simulated meter's key is a demo key the user chose, not a secret:
-    # show it so that the reader can be configured with it.
-    print(
-        f"simulated meter ({layout}), system title "
-        f"{simulator.system_title.hex().upper()}, encryption key "
-        f"{format_key(encryption_key)}"
-        + (
-            f", authentication key {format_key(authentication_key)}"
-            if authentication_key
-            else ""
-        ),
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        return asyncio.run(_simulate(args, simulator))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    # The simulator and its outputs (asyncio) load only for this command, so
+    # that decoding starts fast.
+    from .cli_simulate import run_simulate  # noqa: PLC0415
+
+    return run_simulate(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
