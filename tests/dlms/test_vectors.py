@@ -755,6 +755,7 @@ def test_an_internal_bug_does_not_escape_feed(
         raise RuntimeError("bug")
 
     monkeypatch.setattr(decoder_module, "map_body", broken)
+    monkeypatch.setattr(decoder_module, "read_body", broken)
     decoder = decoder_for("WN-AM550-1")
     with caplog.at_level(logging.ERROR):
         (error,) = decoder.feed(stream("WN-AM550-1"))

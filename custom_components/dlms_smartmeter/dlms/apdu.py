@@ -298,6 +298,16 @@ class DataNotification:
 
 def parse_data_notification(plaintext: bytes) -> DataNotification:
     """Parse a ``0F`` APDU; the body must consume every remaining byte."""
+    invoke_id, date_time, position = parse_notification_header(plaintext)
+    return DataNotification(
+        long_invoke_id_and_priority=invoke_id,
+        date_time=date_time,
+        body=decode_data(plaintext[position:]),
+    )
+
+
+def parse_notification_header(plaintext: bytes) -> tuple[int, bytes | None, int]:
+    """Long-invoke-id, header date-time and where the body starts, of a ``0F`` APDU."""
     if not plaintext:
         raise MalformedPayloadError("empty APDU")
     if plaintext[0] != ApduTag.DATA_NOTIFICATION:
@@ -316,13 +326,7 @@ def parse_data_notification(plaintext: bytes) -> DataNotification:
     date_time = plaintext[position : position + size]
     if len(date_time) != size:
         raise MalformedPayloadError("data-notification date-time is cut off")
-    position += size
-    body = decode_data(plaintext[position:])
-    return DataNotification(
-        long_invoke_id_and_priority=invoke_id,
-        date_time=date_time or None,
-        body=body,
-    )
+    return invoke_id, date_time or None, position + size
 
 
 # --- building -----------------------------------------------------------------

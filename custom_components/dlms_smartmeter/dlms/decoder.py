@@ -27,8 +27,9 @@ from .apdu import (
     join_blocks,
     parse_block,
     parse_ciphered_apdu,
-    parse_data_notification,
+    parse_notification_header,
 )
+from .axdr import decode_data
 from .cosem_time import parse_date_time
 from .errors import (
     AuthenticationError,
@@ -42,9 +43,9 @@ from .errors import (
 )
 from .framing import LinkFrame, LinkLayer, StreamFramer
 from .keys import KEY_LENGTH
-from .layouts import BodyValues, map_body
+from .layouts import BodyValues, map_body, read_body
 from .reading import Reading, SecurityLevel
-from .security import decrypt
+from .security import Decryptor
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -153,6 +154,7 @@ class MeterDecoder:
                 msg = f"the {name} must be {KEY_LENGTH} bytes, got {len(key)}"
                 raise ValueError(msg)
         self._encryption_key = encryption_key
+        self._decryptor = Decryptor(encryption_key, authentication_key)
         self._authentication_key = authentication_key
         self._framer = StreamFramer(link)
         self._blocks = BlockAssembler()
@@ -255,13 +257,11 @@ class MeterDecoder:
             return self._reading(_Plaintext(apdu, SecurityLevel.NONE), raw)
         if tag in CIPHERING_TAGS:
             ciphered = parse_ciphered_apdu(apdu)
-            decrypted = decrypt(
+            decrypted = self._decryptor.decrypt(
                 system_title=ciphered.system_title,
                 security_control=ciphered.security_control,
                 invocation_counter=ciphered.invocation_counter,
                 content=ciphered.content,
-                encryption_key=self._encryption_key,
-                authentication_key=self._authentication_key,
             )
             plaintext = _Plaintext(
                 decrypted.plaintext,
@@ -298,12 +298,15 @@ def _interpret(plaintext: _Plaintext) -> tuple[datetime | None, BodyValues]:
     try:
         if dsmr.looks_like_telegram(data):
             return None, dsmr.parse_telegram(data)
-        notification = parse_data_notification(data)
+        _invoke_id, date_time, body_at = parse_notification_header(data)
+        # A fixed-form body is read from its bytes; any other is decoded.
+        fixed = read_body(data, body_at)
+        body = decode_data(data[body_at:]) if fixed is None else fixed
     except (MalformedPayloadError, UnsupportedError) as error:
         if plaintext.verified:
             raise
         raise DecryptionError(WRONG_KEY_MESSAGE) from error
-    header_time = (
-        parse_date_time(notification.date_time) if notification.date_time else None
-    )
-    return header_time, map_body(notification.body, data)
+    header_time = parse_date_time(date_time) if date_time else None
+    if isinstance(body, BodyValues):
+        return header_time, body
+    return header_time, map_body(body, data)

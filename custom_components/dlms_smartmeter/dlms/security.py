@@ -41,7 +41,7 @@ _ENCRYPTION = 0x20
 _BROADCAST_KEY = 0x40
 _COMPRESSION = 0x80
 _SUPPORTED_SUITES = frozenset({0, 1})
-_CTR_START = b"\x00\x00\x00\x02"
+_FIRST_COUNTER = 2  # GCM encrypts from inc32(J0): counter 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,53 +125,107 @@ def decrypt(  # noqa: PLR0913 - the fields of the security header and both keys
     configured, :class:`AuthenticationError` when a tag does not verify and
     ``ValueError`` for a key of the wrong length (a configuration error).
     """
-    control = SecurityControl.from_byte(security_control)
-    control.check_supported()
-    if encryption_key is None:
-        raise DecryptionError(
-            "the meter sends encrypted telegrams but no key is configured: "
-            "enter the key from your grid operator's portal"
-        )
-    _check_key(encryption_key, "encryption key")
-    if len(system_title) != SYSTEM_TITLE_LENGTH:
-        msg = f"the system title must be {SYSTEM_TITLE_LENGTH} bytes"
-        raise ValueError(msg)
-    counter = invocation_counter.to_bytes(4, "big")
-    iv = system_title + counter
-    if not control.authenticated:
-        return Decrypted(_ctr(encryption_key, iv, content), SecurityLevel.ENCRYPTED)
-
-    if len(content) < TAG_LENGTH:
-        raise MalformedPayloadError(
-            f"the authenticated telegram is too short for its {TAG_LENGTH}-byte tag"
-        )
-    ciphertext, tag = content[:-TAG_LENGTH], content[-TAG_LENGTH:]
-    if authentication_key is None:
-        return Decrypted(_ctr(encryption_key, iv, ciphertext), SecurityLevel.ENCRYPTED)
-    _check_key(authentication_key, "authentication key")
-    decryptor = Cipher(
-        algorithms.AES(encryption_key),
-        modes.GCM(iv, tag, min_tag_length=TAG_LENGTH),
-    ).decryptor()
-    decryptor.authenticate_additional_data(
-        bytes([security_control]) + authentication_key
+    return Decryptor(encryption_key, authentication_key).decrypt(
+        system_title=system_title,
+        security_control=security_control,
+        invocation_counter=invocation_counter,
+        content=content,
     )
-    plaintext = decryptor.update(ciphertext)
-    try:
-        plaintext += decryptor.finalize()
-    except InvalidTag:
-        raise AuthenticationError(
-            "the telegram's authentication tag does not verify: check the "
-            "authentication key and the encryption key from your grid "
-            "operator's portal"
-        ) from None
-    return Decrypted(plaintext, SecurityLevel.AUTHENTICATED)
 
 
-def _ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    """AES-CTR from ``iv || 00000002``: GCM's keystream, both ways."""
-    cipher = Cipher(algorithms.AES(key), modes.CTR(iv + _CTR_START)).decryptor()
-    return cipher.update(data) + cipher.finalize()
+class Decryptor:
+    """:func:`decrypt` for the telegrams of one stream: AES is set up once."""
+
+    __slots__ = ("_authentication_key", "_counter_mode", "_encryption_key")
+
+    def __init__(
+        self, encryption_key: bytes | None, authentication_key: bytes | None = None
+    ) -> None:
+        """Keep the keys; they are checked with the first telegram."""
+        self._encryption_key = encryption_key
+        self._authentication_key = authentication_key
+        self._counter_mode: CounterMode | None = None
+
+    def decrypt(
+        self,
+        *,
+        system_title: bytes,
+        security_control: int,
+        invocation_counter: int,
+        content: bytes,
+    ) -> Decrypted:
+        """Decrypt one telegram's content; raises as :func:`decrypt` does."""
+        control = SecurityControl.from_byte(security_control)
+        control.check_supported()
+        encryption_key = self._encryption_key
+        if encryption_key is None:
+            raise DecryptionError(
+                "the meter sends encrypted telegrams but no key is configured: "
+                "enter the key from your grid operator's portal"
+            )
+        ctr = self._counter_mode
+        if ctr is None:
+            _check_key(encryption_key, "encryption key")
+            ctr = self._counter_mode = CounterMode(encryption_key)
+        if len(system_title) != SYSTEM_TITLE_LENGTH:
+            msg = f"the system title must be {SYSTEM_TITLE_LENGTH} bytes"
+            raise ValueError(msg)
+        iv = system_title + invocation_counter.to_bytes(4, "big")
+        if not control.authenticated:
+            return Decrypted(ctr.apply(iv, content), SecurityLevel.ENCRYPTED)
+
+        if len(content) < TAG_LENGTH:
+            raise MalformedPayloadError(
+                f"the authenticated telegram is too short for its {TAG_LENGTH}-byte tag"
+            )
+        ciphertext, tag = content[:-TAG_LENGTH], content[-TAG_LENGTH:]
+        authentication_key = self._authentication_key
+        if authentication_key is None:
+            return Decrypted(ctr.apply(iv, ciphertext), SecurityLevel.ENCRYPTED)
+        _check_key(authentication_key, "authentication key")
+        decryptor = Cipher(
+            algorithms.AES(encryption_key),
+            modes.GCM(iv, tag, min_tag_length=TAG_LENGTH),
+        ).decryptor()
+        decryptor.authenticate_additional_data(
+            bytes([security_control]) + authentication_key
+        )
+        plaintext = decryptor.update(ciphertext)
+        try:
+            plaintext += decryptor.finalize()
+        except InvalidTag:
+            raise AuthenticationError(
+                "the telegram's authentication tag does not verify: check the "
+                "authentication key and the encryption key from your grid "
+                "operator's portal"
+            ) from None
+        return Decrypted(plaintext, SecurityLevel.AUTHENTICATED)
+
+
+class CounterMode:
+    """GCM's keystream under one key: AES-CTR from ``iv || 00000002``, both ways.
+
+    The counter blocks are encrypted block by block with one AES context for
+    every telegram: setting up a cipher per telegram costs more than the
+    decryption itself.
+    """
+
+    __slots__ = ("_aes",)
+
+    def __init__(self, key: bytes) -> None:
+        """Set up AES with ``key`` (16 bytes)."""
+        # ECB over the counter blocks is exactly CTR's keystream.
+        self._aes = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+
+    def apply(self, iv: bytes, data: bytes) -> bytes:
+        """``data`` XOR the keystream of the 12-byte ``iv``."""
+        size = len(data)
+        counters = b"".join(
+            iv + counter.to_bytes(4, "big")
+            for counter in range(_FIRST_COUNTER, _FIRST_COUNTER + (size + 15) // 16)
+        )
+        stream = self._aes.update(counters)[:size]
+        return (int.from_bytes(data) ^ int.from_bytes(stream)).to_bytes(size)
 
 
 # --- writing ------------------------------------------------------------------
@@ -250,4 +304,4 @@ def encrypt_payload(  # noqa: PLR0913 - the fields of the security header and bo
         )
         ciphertext = gcm.update(plaintext) + gcm.finalize()
         return ciphertext + gcm.tag[:TAG_LENGTH]
-    return _ctr(encryption_key, iv, plaintext)
+    return CounterMode(encryption_key).apply(iv, plaintext)

@@ -35,6 +35,7 @@ from .positional import (
     encode_p1_positional,
     encode_wiener_netze,
     encode_wiener_netze_im350,
+    read_wiener_netze,
 )
 from .tagged import (
     decode_obis_tagged,
@@ -66,6 +67,7 @@ __all__ = [
     "layout_of",
     "logical_device_name",
     "map_body",
+    "read_body",
     "scale",
     "spec_of",
 ]
@@ -79,6 +81,9 @@ class LayoutSpec:
     decode: Callable[[Data], BodyValues | None] | None
     """Values of a body of this shape, ``None`` when the shape does not fit;
     ``None`` for a layout that is no A-XDR body (DSMR text)."""
+    read: Callable[[bytes, int], BodyValues | None] | None = None
+    """``decode`` straight from the body's bytes (plaintext, offset), for a
+    layout with one fixed byte form; tried before any A-XDR is decoded."""
     encode: Callable[[Reading, ClockStyle], bytes]
     """The body (DSMR: the whole plaintext) of a reading; ``ValueError`` when
     the layout cannot carry it."""
@@ -121,6 +126,7 @@ LAYOUTS: Final[tuple[LayoutSpec, ...]] = (
     LayoutSpec(
         layout=Layout.WIENER_NETZE,
         decode=decode_wiener_netze,
+        read=read_wiener_netze,
         encode=encode_wiener_netze,
         values=_WN,
         title_prefix=b"ISKit",
@@ -231,6 +237,20 @@ _SPECS: Final = {spec.layout: spec for spec in LAYOUTS}
 _DECODERS: Final = tuple(
     dict.fromkeys(spec.decode for spec in LAYOUTS if spec.decode is not None)
 )
+
+
+# Byte readers of fixed layouts; a body that one of them reads would be
+# mapped to the same layout by the decoders, which try it first.
+_READERS: Final = tuple(spec.read for spec in LAYOUTS if spec.read is not None)
+
+
+def read_body(plaintext: bytes, offset: int) -> BodyValues | None:
+    """Values of a fixed-form body at ``offset``, ``None`` to decode it in full."""
+    for read in _READERS:
+        found = read(plaintext, offset)
+        if found is not None:
+            return found
+    return None
 
 
 def spec_of(layout: Layout) -> LayoutSpec:

@@ -7,6 +7,7 @@ shape (element count and types).
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Final
 
 from .. import obis
@@ -17,6 +18,7 @@ from ..cosem_time import (
     encode_cosem_date,
     encode_cosem_time,
     parse_date,
+    parse_date_time,
     parse_time,
 )
 from ..reading import MeterValue, Unit
@@ -69,6 +71,11 @@ _BURGENLAND_TYPES: Final = (
     + (DataType.DOUBLE_LONG_UNSIGNED,) * 4
     + (DataType.LONG_UNSIGNED,) * 3
 )
+# The whole Wiener Netze body as bytes: structure(9), octet-string(12) and
+# eight tagged double-long-unsigned values.
+_WN_BODY: Final = struct.Struct(">4s12s" + "BI" * len(WN_REGISTERS))
+_WN_HEAD: Final = b"\x02\x09\x09\x0c"
+_WN_TAGS: Final = (DataType.DOUBLE_LONG_UNSIGNED.value,) * len(WN_REGISTERS)
 _P1_PUSH_LIST: Final = "0-6:25.9.0"
 _P1_PUSH_SETUP: Final = b"\x19\x09"  # C and D of the push setup object x-x:25.9.x
 _P1_SHORT_SERIAL_LENGTH: Final = 8
@@ -107,6 +114,24 @@ def decode_wiener_netze(body: Data) -> BodyValues | None:
     if values is None:
         return None
     return BodyValues(Layout.WIENER_NETZE, values, clock=date_time_of(items[0]))
+
+
+def read_wiener_netze(data: bytes, offset: int) -> BodyValues | None:
+    """:func:`decode_wiener_netze` straight from the body's bytes at ``offset``.
+
+    The layout has one byte form, so it is read without decoding A-XDR
+    first: the same result, a fraction of the work.
+    """
+    if len(data) - offset != _WN_BODY.size or data[offset : offset + 4] != _WN_HEAD:
+        return None
+    fields = _WN_BODY.unpack_from(data, offset)
+    if fields[2::2] != _WN_TAGS:
+        return None
+    values = {
+        code: MeterValue(number, unit)
+        for (code, unit), number in zip(WN_REGISTERS, fields[3::2], strict=True)
+    }
+    return BodyValues(Layout.WIENER_NETZE, values, clock=parse_date_time(fields[1]))
 
 
 def encode_wiener_netze(reading: Reading, clock: ClockStyle) -> bytes:
