@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from custom_components.dlms_smartmeter.dlms import DlmsError, MeterDecoder, Reading
-from custom_components.dlms_smartmeter.dlms.cli import main, parse_hex
+from custom_components.dlms_smartmeter.dlms.cli import (
+    main,
+    parse_hex,
+    reading_json_line,
+    reading_to_json,
+)
+from custom_components.dlms_smartmeter.dlms.reading import MeterValue, Unit
 from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
 from tests.data import REPOSITORY, VECTORS
 from tests.data.appendix_frames import SEED_STEVE_GOOD, SEED_STEVE_SHORT
@@ -595,3 +601,41 @@ def test_simulate_process_cleans_up_on_interrupt(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert not link.exists()
+
+
+def _vector_readings() -> list[Reading]:
+    readings = []
+    for vector in VECTORS.values():
+        keys = [
+            bytes.fromhex(vector[name]) if vector[name] else None
+            for name in ("key", "auth_key")
+        ]
+        decoder = MeterDecoder(*keys)
+        readings += [
+            outcome
+            for outcome in decoder.feed(bytes.fromhex(vector["input_hex"]))
+            if isinstance(outcome, Reading)
+        ]
+    return readings
+
+
+def test_json_lines_are_the_json_of_the_documented_object() -> None:
+    readings = _vector_readings()
+    assert len(readings) > 10
+    # Values, units and fields the frames do not show: floats, no unit, the
+    # degree sign, a missing counter, time and manufacturer.
+    odd = Reading(
+        system_title=bytes(8),
+        invocation_counter=None,
+        security=readings[0].security,
+        meter_time=None,
+        values={
+            "1-0:32.7.0": MeterValue(233.7, Unit.VOLT),
+            "1-0:81.7.4": MeterValue(-12, Unit.DEGREE),
+            "1-0:13.7.0": MeterValue(1e-05, Unit.NONE),
+            "1-0:1.8.0*101": MeterValue(2**63, Unit.WATT_HOUR),
+        },
+        layout="obis_triples",
+    )
+    for reading in [*readings, odd, odd]:
+        assert reading_json_line(reading) == json.dumps(reading_to_json(reading))

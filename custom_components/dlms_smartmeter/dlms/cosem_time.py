@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 import struct
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -162,6 +162,13 @@ def parse_date_time(raw: bytes) -> datetime | None:
     """
     if len(raw) != DATE_TIME_LENGTH:
         return None
+    return _date_time(bytes(raw), METER_TIME_ZONE)
+
+
+# A telegram often carries one time twice (header and body): the last few are
+# remembered, per meter zone.
+@lru_cache(maxsize=16)
+def _date_time(raw: bytes, _zone: str) -> datetime | None:
     return CosemDateTime.from_bytes(raw).to_datetime()
 
 

@@ -170,6 +170,9 @@ class StreamFramer:
         """End of input: report what is left incomplete, then reset."""
         errors = [*self._reports]
         self._reports.clear()
+        if not self._buffer and self._message is None:
+            self._discard_buffer()
+            return errors
         # feed() stops scanning only at a candidate that needs more bytes.
         match = self._start_pattern().search(self._buffer)
         outcome = self._parse(match) if match else None
