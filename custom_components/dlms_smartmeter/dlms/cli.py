@@ -144,10 +144,6 @@ _VALUE_JSON_LIMIT = 1024
 _HEAD_JSON: dict[tuple[bytes, SecurityLevel], str] = {}
 
 
-def _number_json(number: float) -> str:
-    return int.__repr__(number) if type(number) is int else json.dumps(number)
-
-
 def _text_json(text: str | None) -> str:
     return "null" if text is None else json.dumps(text)
 
@@ -169,7 +165,11 @@ def reading_json_line(reading: Reading) -> str:
             )
             if len(_VALUE_JSON) < _VALUE_JSON_LIMIT:
                 _VALUE_JSON[key] = around
-        values.append(around[0] + _number_json(value.value) + around[1])
+        number = value.value
+        if type(number) is int:
+            values.append(f"{around[0]}{number}{around[1]}")
+        else:
+            values.append(f"{around[0]}{json.dumps(number)}{around[1]}")
     head = _HEAD_JSON.get((reading.system_title, reading.security))
     if head is None:
         head = (

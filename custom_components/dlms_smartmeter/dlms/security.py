@@ -42,6 +42,11 @@ _BROADCAST_KEY = 0x40
 _COMPRESSION = 0x80
 _SUPPORTED_SUITES = frozenset({0, 1})
 _FIRST_COUNTER = 2  # GCM encrypts from inc32(J0): counter 2
+# The counters of the blocks of a telegram up to 4 KiB, ready to join.
+_COUNTERS = tuple(
+    counter.to_bytes(4, "big")
+    for counter in range(_FIRST_COUNTER, _FIRST_COUNTER + 256)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,10 @@ class SecurityControl:
                 f"the ciphered telegram is {what}; only encrypted telegrams are "
                 "supported"
             )
+
+
+# Every SC byte, split once: each telegram of a stream repeats one.
+_CONTROLS = tuple(SecurityControl.from_byte(value) for value in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +164,11 @@ class Decryptor:
         content: bytes,
     ) -> Decrypted:
         """Decrypt one telegram's content; raises as :func:`decrypt` does."""
-        control = SecurityControl.from_byte(security_control)
+        control = (
+            _CONTROLS[security_control]
+            if 0 <= security_control < len(_CONTROLS)
+            else SecurityControl.from_byte(security_control)
+        )
         control.check_supported()
         encryption_key = self._encryption_key
         if encryption_key is None:
@@ -220,10 +233,15 @@ class CounterMode:
     def apply(self, iv: bytes, data: bytes) -> bytes:
         """``data`` XOR the keystream of the 12-byte ``iv``."""
         size = len(data)
-        counters = b"".join(
-            iv + counter.to_bytes(4, "big")
-            for counter in range(_FIRST_COUNTER, _FIRST_COUNTER + (size + 15) // 16)
-        )
+        blocks = (size + 15) // 16
+        if blocks <= len(_COUNTERS):
+            # iv c2 iv c3 ...: the counter blocks, joined in one call.
+            counters = iv + iv.join(_COUNTERS[:blocks]) if blocks else b""
+        else:
+            counters = b"".join(
+                iv + counter.to_bytes(4, "big")
+                for counter in range(_FIRST_COUNTER, _FIRST_COUNTER + blocks)
+            )
         stream = self._aes.update(counters)[:size]
         return (int.from_bytes(data) ^ int.from_bytes(stream)).to_bytes(size)
 

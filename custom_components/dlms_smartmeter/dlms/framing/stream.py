@@ -308,6 +308,9 @@ class StreamFramer:
             results.append(self._count(error))
             return
         if message is None:
+            if part.final:  # a message in one frame, the usual case
+                self._deliver(spec, part.payload, part.raw, results)
+                return
             message = self._message = _Message(spec.link, part.addresses)
         self._add_part(spec, message, part, results)
 
@@ -344,11 +347,20 @@ class StreamFramer:
             )
             results.append(self._count(error))
         elif part.final:
-            payload = b"".join(message.parts)
-            if spec.unwrap is not None:
-                payload = spec.unwrap(payload)
-            self.stats.frames += 1
-            results.append(LinkFrame(message.link, payload, b"".join(message.raws)))
+            joined = b"".join(message.parts)
+            self._deliver(spec, joined, b"".join(message.raws), results)
+
+    def _deliver(
+        self,
+        spec: LinkSpec,
+        payload: bytes,
+        raw: bytes,
+        results: list[LinkFrame | FramingError],
+    ) -> None:
+        if spec.unwrap is not None:
+            payload = spec.unwrap(payload)
+        self.stats.frames += 1
+        results.append(LinkFrame(spec.link, payload, raw))
 
     def _drop_message(self, message: _Message, reason: str) -> list[FramingError]:
         """Forget a message cut short; the error to report, unless reported."""
