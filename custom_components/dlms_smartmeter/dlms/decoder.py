@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 _LOGGER = logging.getLogger(__name__)
+_BLOCK_TRANSFER = bytes((ApduTag.GENERAL_BLOCK_TRANSFER,))
 
 WRONG_KEY_MESSAGE = (
     "the frame does not decrypt with the configured key: check the key from "
@@ -208,7 +209,7 @@ class MeterDecoder:
     def _frame(self, frame: LinkFrame) -> list[Reading | DlmsError]:
         """Outcomes of one link frame (none while a block sequence is pending)."""
         try:
-            if frame.payload[:1] == bytes([ApduTag.GENERAL_BLOCK_TRANSFER]):
+            if frame.payload[:1] == _BLOCK_TRANSFER:
                 return self._block(frame)
             return [self.decode_apdu(frame.payload, frame.raw)]
         except DlmsError as error:

@@ -26,6 +26,7 @@ from ..framing import HDLC_CLIENT_ADDRESS, HDLC_SERVER_ADDRESS, LinkLayer
 from .positional import (
     BURGENLAND_REGISTERS,
     P1_REGISTERS,
+    WN_CODES,
     WN_REGISTERS,
     decode_burgenland,
     decode_p1_positional,
@@ -107,7 +108,6 @@ def _dsmr_text(reading: Reading, _clock: ClockStyle) -> bytes:
 
 _V: Final = (obis.VOLTAGE_L1, obis.VOLTAGE_L2, obis.VOLTAGE_L3)
 _I: Final = (obis.CURRENT_L1, obis.CURRENT_L2, obis.CURRENT_L3)
-_WN: Final = tuple(code for code, _unit in WN_REGISTERS)
 # The E450 and the Steiermark T210-D-R: totals and both tariffs of the four
 # energy registers, each followed by its instantaneous power.
 _TARIFF_REGISTERS: Final = tuple(
@@ -128,14 +128,14 @@ LAYOUTS: Final[tuple[LayoutSpec, ...]] = (
         decode=decode_wiener_netze,
         read=read_wiener_netze,
         encode=encode_wiener_netze,
-        values=_WN,
+        values=WN_CODES,
         title_prefix=b"ISKit",
     ),
     LayoutSpec(
         layout=Layout.WIENER_NETZE_IM350,
         decode=decode_wiener_netze_im350,
         encode=encode_wiener_netze_im350,
-        values=_WN,
+        values=WN_CODES,
         title_prefix=b"SMSgu",
         hdlc_addresses=(HDLC_CLIENT_ADDRESS, b"\x00\x02\x00\x23"),
     ),

@@ -76,6 +76,8 @@ _BURGENLAND_TYPES: Final = (
 _WN_BODY: Final = struct.Struct(">4s12s" + "BI" * len(WN_REGISTERS))
 _WN_HEAD: Final = b"\x02\x09\x09\x0c"
 _WN_TAGS: Final = (DataType.DOUBLE_LONG_UNSIGNED.value,) * len(WN_REGISTERS)
+WN_CODES: Final = tuple(code for code, _unit in WN_REGISTERS)
+_WN_UNITS: Final = tuple(unit for _code, unit in WN_REGISTERS)
 _P1_PUSH_LIST: Final = "0-6:25.9.0"
 _P1_PUSH_SETUP: Final = b"\x19\x09"  # C and D of the push setup object x-x:25.9.x
 _P1_SHORT_SERIAL_LENGTH: Final = 8
@@ -127,10 +129,7 @@ def read_wiener_netze(data: bytes, offset: int) -> BodyValues | None:
     fields = _WN_BODY.unpack_from(data, offset)
     if fields[2::2] != _WN_TAGS:
         return None
-    values = {
-        code: MeterValue(number, unit)
-        for (code, unit), number in zip(WN_REGISTERS, fields[3::2], strict=True)
-    }
+    values = dict(zip(WN_CODES, map(MeterValue, fields[3::2], _WN_UNITS), strict=True))
     return BodyValues(Layout.WIENER_NETZE, values, clock=parse_date_time(fields[1]))
 
 
