@@ -83,7 +83,8 @@ def _unsupported(tag: int) -> UnsupportedError:
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class CipheredApdu:
     """A general-glo/ded-ciphering APDU, not yet decrypted."""
 

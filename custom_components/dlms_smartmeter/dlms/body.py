@@ -70,7 +70,8 @@ UNIT_CODES: dict[Unit, int] = {unit: code for code, unit in UNITS.items()}
 """:class:`Unit` to its DLMS Blue Book unit enum."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class BodyValues:
     """What a layout mapper extracted from a notification body."""
 

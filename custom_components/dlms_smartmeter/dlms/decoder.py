@@ -109,7 +109,8 @@ class DecoderStats:
                 self.malformed += 1
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class _Plaintext:
     """A decrypted (or plain) APDU and what is known about its origin."""
 

@@ -104,7 +104,8 @@ class SecurityControl:
 _CONTROLS = tuple(SecurityControl.from_byte(value) for value in range(256))
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class Decrypted:
     """A decrypted APDU and how it was protected."""
 

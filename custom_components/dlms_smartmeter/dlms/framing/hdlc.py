@@ -79,7 +79,8 @@ def _crc_matches(buffer: bytes | bytearray, begin: int, end: int) -> bool:
     return crc16_x25(buffer[begin:end]) == buffer[end] | buffer[end + 1] << 8
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class _HdlcHeader:
     size: int  # the whole frame on the wire, both flags included
     end: int  # offset just after the control byte

@@ -100,7 +100,8 @@ class Broken:
     """The frame size its header announced."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made for every telegram, and freezing slows that down.
+@dataclass(slots=True)
 class Part:
     """A valid frame: a whole message or one segment of a message."""
 
