@@ -132,99 +132,99 @@ def test_deviation_not_specified_means_vienna_time() -> None:
     assert summer.isoformat() == "2021-10-21T06:44:02+02:00"
 
 
-def test_autumn_fold_is_resolved_by_the_dst_bit() -> None:
-    # 2023-10-29 02:30 happens twice in Vienna: first CEST, then CET.
+# Local times that Vienna has twice (autumn) or not at all (spring), sent
+# without a deviation: the clock status DST bit (0x80) decides.
+AUTUMN_FOLD = {"year": 2023, "month": 10, "day": 29}
+SPRING_GAP = {"year": 2024, "month": 3, "day": 31}
+
+
+@pytest.mark.parametrize(
+    ("day", "status", "expected"),
+    [
+        pytest.param(
+            AUTUMN_FOLD,
+            0x80,
+            datetime(2023, 10, 29, 0, 30, tzinfo=UTC),
+            id="autumn-fold-dst-bit-is-the-first-cest-hour",
+        ),
+        pytest.param(
+            AUTUMN_FOLD,
+            0x00,
+            datetime(2023, 10, 29, 1, 30, tzinfo=UTC),
+            id="autumn-fold-no-dst-bit-is-the-second-cet-hour",
+        ),
+        # An unspecified status (0xFF) does not claim DST.
+        pytest.param(
+            AUTUMN_FOLD,
+            0xFF,
+            datetime(2023, 10, 29, 1, 30, tzinfo=UTC),
+            id="autumn-fold-unspecified-status-is-cet",
+        ),
+        # The meter says winter time (no DST bit): 02:30+01:00 = 03:30 CEST.
+        pytest.param(
+            SPRING_GAP,
+            0x00,
+            datetime(2024, 3, 31, 1, 30, tzinfo=UTC),
+            id="spring-gap-no-dst-bit-is-shifted-not-dropped",
+        ),
+        pytest.param(
+            SPRING_GAP,
+            0x80,
+            datetime(2024, 3, 31, 0, 30, tzinfo=UTC),
+            id="spring-gap-dst-bit",
+        ),
+    ],
+)
+def test_fold_and_gap_are_resolved_by_the_dst_bit(
+    day: dict[str, int], status: int, expected: datetime
+) -> None:
+    fields = {"hour": 2, "minute": 30, "second": 0, **day}
+    moment = parse_date_time(
+        dt(**fields, deviation=DEVIATION_NOT_SPECIFIED, status=status)
+    )
+    assert moment == expected
+
+
+def test_fold_and_gap_times_in_local_terms() -> None:
+    wall_clock = {"hour": 2, "minute": 30, "second": 0}
     first = parse_date_time(
-        dt(
-            year=2023,
-            month=10,
-            day=29,
-            hour=2,
-            minute=30,
-            second=0,
-            deviation=DEVIATION_NOT_SPECIFIED,
-            status=0x80,
-        )
+        dt(**AUTUMN_FOLD, **wall_clock, deviation=DEVIATION_NOT_SPECIFIED, status=0x80)
     )
-    second = parse_date_time(
-        dt(
-            year=2023,
-            month=10,
-            day=29,
-            hour=2,
-            minute=30,
-            second=0,
-            deviation=DEVIATION_NOT_SPECIFIED,
-            status=0x00,
-        )
-    )
-    assert first == datetime(2023, 10, 29, 0, 30, tzinfo=UTC)
-    assert second == datetime(2023, 10, 29, 1, 30, tzinfo=UTC)
     assert first is not None
     assert first.isoformat() == "2023-10-29T02:30:00+02:00"
-    # An unspecified status (0xFF) does not claim DST.
-    unknown = parse_date_time(
-        dt(
-            year=2023,
-            month=10,
-            day=29,
-            hour=2,
-            minute=30,
-            second=0,
-            deviation=DEVIATION_NOT_SPECIFIED,
-            status=0xFF,
-        )
+    shifted = parse_date_time(
+        dt(**SPRING_GAP, **wall_clock, deviation=DEVIATION_NOT_SPECIFIED, status=0x00)
     )
-    assert unknown == second
+    assert shifted is not None
+    assert shifted.astimezone(VIENNA).isoformat() == "2024-03-31T03:30:00+02:00"
 
 
-def test_spring_gap_becomes_a_real_time() -> None:
-    # 2024-03-31 02:30 does not exist in Vienna; it is shifted, not dropped.
-    moment = parse_date_time(
-        dt(
-            year=2024,
-            month=3,
-            day=31,
-            hour=2,
-            minute=30,
-            second=0,
-            deviation=DEVIATION_NOT_SPECIFIED,
-            status=0x00,
-        )
-    )
-    # The meter says winter time (no DST bit): 02:30+01:00 = 03:30 CEST.
-    assert moment == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
-    assert moment.astimezone(VIENNA).isoformat() == "2024-03-31T03:30:00+02:00"
-    summer = parse_date_time(
-        dt(
-            year=2024,
-            month=3,
-            day=31,
-            hour=2,
-            minute=30,
-            second=0,
-            deviation=DEVIATION_NOT_SPECIFIED,
-            status=0x80,
-        )
-    )
-    assert summer == datetime(2024, 3, 31, 0, 30, tzinfo=UTC)
-
-
-def test_explicit_deviation_ignores_the_dst_bit() -> None:
-    # The deviation is authoritative; the DST bit is only metadata then.
-    moment = parse_date_time(dt(deviation=-60, status=0x80))
+@pytest.mark.parametrize(
+    ("fields", "offset"),
+    [
+        # The deviation is authoritative; the DST bit is only metadata then.
+        pytest.param({"deviation": -60, "status": 0x80}, 60, id="cet-despite-dst-bit"),
+        pytest.param({"deviation": 0, "status": 0x00}, 0, id="utc"),
+    ],
+)
+def test_explicit_deviation_ignores_the_dst_bit(
+    fields: dict[str, int], offset: int
+) -> None:
+    moment = parse_date_time(dt(**fields))
     assert moment is not None
-    assert moment.utcoffset() == timedelta(hours=1)
-    utc = parse_date_time(dt(deviation=0, status=0x00))
-    assert utc is not None
-    assert utc.tzinfo == timezone(timedelta(0))
+    assert moment.utcoffset() == timedelta(minutes=offset)
+    assert moment.tzinfo == timezone(timedelta(minutes=offset))
 
 
-def test_daylight_saving_property() -> None:
-    assert CosemDateTime.from_bytes(dt(status=0x80)).daylight_saving
-    assert CosemDateTime.from_bytes(dt(status=0x81)).daylight_saving
-    assert not CosemDateTime.from_bytes(dt(status=0x00)).daylight_saving
-    assert not CosemDateTime.from_bytes(dt(status=0xFF)).daylight_saving
+@pytest.mark.parametrize(
+    ("status", "daylight_saving"),
+    [(0x80, True), (0x81, True), (0x00, False), (0xFF, False)],
+    ids=["dst", "dst-and-invalid-value", "no-dst", "unspecified"],
+)
+def test_daylight_saving_property(status: int, *, daylight_saving: bool) -> None:
+    assert (
+        CosemDateTime.from_bytes(dt(status=status)).daylight_saving is daylight_saving
+    )
 
 
 def test_localize_without_dst_hint_takes_the_first_occurrence() -> None:

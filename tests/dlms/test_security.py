@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 import pytest
 
@@ -126,31 +128,6 @@ def test_flipped_bit_fails_authentication(flip: int) -> None:
     assert GB_AUTH_KEY.hex() not in message
 
 
-def test_wrong_authentication_key_fails() -> None:
-    with pytest.raises(AuthenticationError):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=0x30,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            encryption_key=GB_KEY,
-            authentication_key=bytes(16),
-        )
-
-
-def test_sc_is_part_of_the_authenticated_data() -> None:
-    # The same bytes claimed under SC 0x31 must not verify: AAD = SC || AK.
-    with pytest.raises(AuthenticationError):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=0x31,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            encryption_key=GB_KEY,
-            authentication_key=GB_AUTH_KEY,
-        )
-
-
 def test_suite_one_authenticated_round_trip() -> None:
     content = gcm_encrypt(b"\x0f payload", security_control=0x31)
     decrypted = decrypt(
@@ -192,83 +169,87 @@ def test_encryption_only_equals_gcm_keystream() -> None:
     assert decrypted.plaintext == plaintext
 
 
-@pytest.mark.parametrize(
-    ("security_control", "message"),
-    [
-        (0xA0, "compresses"),
-        (0x60, "broadcast key"),
-        (0x22, "security suite 2"),
-        (0x2F, "security suite 15"),
-        (0x10, "authenticated but not encrypted"),
-        (0x00, "neither encrypted nor authenticated"),
-    ],
-)
-def test_unsupported_security_options(security_control: int, message: str) -> None:
-    with pytest.raises(UnsupportedError, match=message):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=security_control,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            encryption_key=GB_KEY,
-        )
+# decrypt() arguments of a valid authenticated Green Book telegram; each case
+# below changes some of them.
+GB_ARGUMENTS: dict[str, Any] = {
+    "system_title": GB_SYSTEM_TITLE,
+    "security_control": 0x30,
+    "invocation_counter": GB_COUNTER,
+    "content": GB_CONTENT,
+    "encryption_key": GB_KEY,
+    "authentication_key": GB_AUTH_KEY,
+}
+_NO_AUTH_KEY: dict[str, Any] = {"authentication_key": None}
 
 
-def test_missing_key_is_a_decryption_error() -> None:
-    with pytest.raises(DecryptionError, match="no key is configured"):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=0x20,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            encryption_key=None,
-        )
-
-
-def test_tag_longer_than_content_is_malformed() -> None:
-    with pytest.raises(MalformedPayloadError, match="too short"):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=0x30,
-            invocation_counter=GB_COUNTER,
-            content=b"\x00" * 11,
-            encryption_key=GB_KEY,
-            authentication_key=GB_AUTH_KEY,
-        )
+def _unsupported(security_control: int, message: str) -> Any:
+    return pytest.param(
+        {"security_control": security_control, **_NO_AUTH_KEY},
+        UnsupportedError,
+        message,
+        id=f"unsupported-{message.replace(' ', '-')}",
+    )
 
 
 @pytest.mark.parametrize(
-    ("keys", "message"),
+    ("changes", "error", "message"),
     [
-        ({"encryption_key": bytes(15)}, "encryption key must be 16 bytes, got 15"),
-        (
-            {"encryption_key": GB_KEY, "authentication_key": bytes(17)},
+        pytest.param(
+            {"authentication_key": bytes(16)},
+            AuthenticationError,
+            "does not verify",
+            id="wrong-authentication-key",
+        ),
+        # The same bytes claimed under SC 0x31 must not verify: AAD = SC || AK.
+        pytest.param(
+            {"security_control": 0x31},
+            AuthenticationError,
+            "does not verify",
+            id="security-control-is-authenticated-data",
+        ),
+        _unsupported(0xA0, "compresses"),
+        _unsupported(0x60, "broadcast key"),
+        _unsupported(0x22, "security suite 2"),
+        _unsupported(0x2F, "security suite 15"),
+        _unsupported(0x10, "authenticated but not encrypted"),
+        _unsupported(0x00, "neither encrypted nor authenticated"),
+        pytest.param(
+            {"security_control": 0x20, "encryption_key": None, **_NO_AUTH_KEY},
+            DecryptionError,
+            "no key is configured",
+            id="missing-key",
+        ),
+        pytest.param(
+            {"content": b"\x00" * 11},
+            MalformedPayloadError,
+            "too short",
+            id="tag-longer-than-content",
+        ),
+        pytest.param(
+            {"encryption_key": bytes(15), **_NO_AUTH_KEY},
+            ValueError,
+            "encryption key must be 16 bytes, got 15",
+            id="short-encryption-key",
+        ),
+        pytest.param(
+            {"authentication_key": bytes(17)},
+            ValueError,
             "authentication key must be 16 bytes, got 17",
+            id="long-authentication-key",
+        ),
+        pytest.param(
+            {"system_title": b"ISK", "security_control": 0x20, **_NO_AUTH_KEY},
+            ValueError,
+            "system title must be 8 bytes",
+            id="short-system-title",
         ),
     ],
 )
-def test_key_length_is_a_configuration_error(
-    keys: dict[str, bytes], message: str
+def test_decrypt_errors(
+    changes: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        decrypt(
-            system_title=GB_SYSTEM_TITLE,
-            security_control=0x30,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            **keys,
-        )
-
-
-def test_system_title_length_is_checked() -> None:
-    with pytest.raises(ValueError, match="system title must be 8 bytes"):
-        decrypt(
-            system_title=b"ISK",
-            security_control=0x20,
-            invocation_counter=GB_COUNTER,
-            content=GB_CONTENT,
-            encryption_key=GB_KEY,
-        )
+    with pytest.raises(error, match=message):
+        decrypt(**(GB_ARGUMENTS | changes))
 
 
 # --- ciphered APDU header ---------------------------------------------------
