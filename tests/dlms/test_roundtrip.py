@@ -31,7 +31,12 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
     encode_reading,
     usual_link,
 )
-from custom_components.dlms_smartmeter.dlms.layouts import Layout, scale
+from custom_components.dlms_smartmeter.dlms.layouts import (
+    LAYOUTS,
+    Layout,
+    LayoutSpec,
+    scale,
+)
 from custom_components.dlms_smartmeter.dlms.obis import default_unit, format_obis
 
 U16 = st.integers(0, 2**16 - 1)
@@ -329,7 +334,11 @@ def _in_utc(outcome: Reading | DlmsError) -> Reading | DlmsError:
     return outcome
 
 
-@pytest.mark.parametrize("layout", list(Layout))
+@pytest.mark.parametrize("spec", LAYOUTS, ids=lambda spec: spec.layout.value)
 @given(data=st.data())
-def test_every_layout_round_trips(layout: Layout, data: st.DataObject) -> None:
-    _round_trip(data, layout)
+def test_every_layout_round_trips(spec: LayoutSpec, data: st.DataObject) -> None:
+    _round_trip(data, spec.layout)
+
+
+def test_the_registry_has_every_layout_once() -> None:
+    assert sorted(spec.layout for spec in LAYOUTS) == sorted(Layout)

@@ -19,7 +19,7 @@ from custom_components.dlms_smartmeter.dlms import (
     SecurityLevel,
 )
 from custom_components.dlms_smartmeter.dlms.encoder import METER_ZONE
-from custom_components.dlms_smartmeter.dlms.layouts import Layout, spec_of
+from custom_components.dlms_smartmeter.dlms.layouts import LAYOUTS, Layout, spec_of
 from custom_components.dlms_smartmeter.dlms.outputs import (
     FileSink,
     TcpFrameServer,
@@ -57,7 +57,9 @@ def one_day(
     return readings
 
 
-@pytest.mark.parametrize("layout", list(Layout))
+@pytest.mark.parametrize(
+    "layout", [spec.layout for spec in LAYOUTS], ids=lambda layout: layout.value
+)
 def test_every_layout_decodes_to_what_was_sent(layout: Layout) -> None:
     readings = one_day(layout)
     first, last = readings[0], readings[-1]
