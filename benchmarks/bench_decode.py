@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument(
         "--seconds", type=float, default=0.3, help="time per measurement run"
     )
-    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds")
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds")
     args = parser.parse_args()
 
     # Both tools write to /dev/null: our JSON lines, and the line gurux-dlms

@@ -21,7 +21,6 @@ from ..errors import ChecksumError, FramingError
 from .hdlc import HDLC, HDLC_CLIENT_ADDRESS, HDLC_SERVER_ADDRESS
 from .link import (
     MAX_MESSAGE_SIZE,
-    Broken,
     FramerStats,
     Incomplete,
     LinkFrame,
@@ -35,48 +34,67 @@ from .mbus import MBUS
 from .raw import RAW_APDU
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 LINKS: Final[dict[LinkLayer, LinkSpec]] = {
     spec.link: spec for spec in (HDLC, MBUS, RAW_APDU)
 }
 """Every link layer the framer can find, in the order tried at one offset."""
-_BY_GROUP: Final = {link.value: spec for link, spec in LINKS.items()}
 
 
-def _starts(specs: Iterable[LinkSpec], *, auto: bool) -> re.Pattern[bytes]:
-    """One pattern for the frame starts of ``specs``; the group names the link."""
-    return re.compile(
-        b"|".join(
-            b"(?P<%s>%s)"
-            % (spec.link.value.encode(), spec.auto_start if auto else spec.start)
-            for spec in specs
+@dataclass(frozen=True, slots=True)
+class _Starts:
+    """Where frames of some link layers may start, and whose frame a start is."""
+
+    search: re.Pattern[bytes]
+    """Any of the starts (one pattern without groups: the fast scan)."""
+    links: tuple[tuple[re.Pattern[bytes], LinkSpec], ...]
+    """Each link's start, in table order: the first that matches names it."""
+
+    def link_at(self, buffer: bytes | bytearray, start: int) -> LinkSpec:
+        """The link whose start :attr:`search` found at ``start``."""
+        return next(
+            spec for pattern, spec in self.links if pattern.match(buffer, start)
+        )
+
+
+def _starts(
+    specs: Iterable[LinkSpec], start_of: Callable[[LinkSpec], bytes]
+) -> _Starts:
+    patterns = [(start_of(spec), spec) for spec in specs]
+    return _Starts(
+        search=re.compile(b"|".join(pattern for pattern, _spec in patterns), re.DOTALL),
+        links=tuple(
+            (re.compile(pattern, re.DOTALL), spec) for pattern, spec in patterns
         ),
-        re.DOTALL,
     )
+
+
+def _auto_start(spec: LinkSpec) -> bytes:
+    return spec.auto_start
+
+
+def _start(spec: LinkSpec) -> bytes:
+    return spec.start
 
 
 # A start pattern may straddle two chunks: keep this many trailing bytes that
 # matched no complete pattern for the next scan.
 _START_PATTERN_TAIL: Final = 3
 _START_PATTERNS: Final = {
-    LinkLayer.AUTO: _starts(LINKS.values(), auto=True),
-    **{link: _starts([spec], auto=False) for link, spec in LINKS.items()},
+    LinkLayer.AUTO: _starts(LINKS.values(), _auto_start),
+    **{link: _starts([spec], _start) for link, spec in LINKS.items()},
 }
 _CHECKED: Final = tuple(spec for spec in LINKS.values() if spec.checked)
-_PROVEN_LINK_START: Final = _starts(_CHECKED, auto=True)
+_PROVEN_LINK_START: Final = _starts(_CHECKED, _auto_start)
 # What precedes an APDU inside a link frame (the LLC header of HDLC, the
 # transport addresses of M-Bus): a raw-APDU candidate after one is not raw.
 _LINK_CONTEXTS: Final = tuple(context for spec in _CHECKED for context in spec.contexts)
 _CONTEXT_SIZE: Final = max(map(len, _LINK_CONTEXTS))
 # Headers that reveal a raw-APDU candidate to be the inside of a link frame.
-_LINK_HEADER: Final = re.compile(
-    b"|".join(
-        b"(?P<%s>%s)" % (spec.link.value.encode(), spec.inner_header)
-        for spec in _CHECKED
-        if spec.inner_header is not None
-    ),
-    re.DOTALL,
+_LINK_HEADER: Final = _starts(
+    [spec for spec in _CHECKED if spec.inner_header is not None],
+    lambda spec: spec.inner_header or b"",
 )
 
 
@@ -174,8 +192,13 @@ class StreamFramer:
             self._discard_buffer()
             return errors
         # feed() stops scanning only at a candidate that needs more bytes.
-        match = self._start_pattern().search(self._buffer)
-        outcome = self._parse(match) if match else None
+        starts = self._start_pattern()
+        match = starts.search.search(self._buffer)
+        outcome = (
+            self._parse(starts.link_at(self._buffer, match.start()), match.start())
+            if match
+            else None
+        )
         if match and isinstance(outcome, Incomplete):
             got = len(self._buffer) - match.start()
             failure = outcome.failure
@@ -188,7 +211,7 @@ class StreamFramer:
 
     # --- scanning -------------------------------------------------------------
 
-    def _start_pattern(self) -> re.Pattern[bytes]:
+    def _start_pattern(self) -> _Starts:
         if self.link is LinkLayer.AUTO and self._proven:
             return _PROVEN_LINK_START
         return _START_PATTERNS[self.link]
@@ -198,39 +221,40 @@ class StreamFramer:
         buffer = self._buffer
         position = 0
         self._needed = 0
+        starts = self._start_pattern()
         while True:
-            match = self._start_pattern().search(buffer, position)
+            match = starts.search.search(buffer, position)
             if match is None:
                 position = max(position, len(buffer) - _START_PATTERN_TAIL)
                 break
             start = match.start()
-            outcome = self._parse(match)
-            if isinstance(outcome, Incomplete):
+            spec = starts.link_at(buffer, start)
+            outcome = self._parse(spec, start)
+            if isinstance(outcome, Part):  # the usual case first
+                position = self._take(spec, outcome, start, results)
+                starts = self._start_pattern()  # a checked frame narrows it
+            elif isinstance(outcome, Incomplete):
                 position = start
                 needed = max(outcome.needed, len(buffer) - start + 1)
                 self._needed = self._buffer_offset + start + needed
                 break
-            if outcome is None:
+            elif outcome is None:
                 position = start + 1
             elif isinstance(outcome, FramingError):
                 results.append(self._count(outcome))
                 position = start + 1
-            elif isinstance(outcome, Broken):
+            else:
                 results.append(self._count(outcome.error))
                 frame_end = self._buffer_offset + start + outcome.size
                 self._dropped_frame_end = max(self._dropped_frame_end, frame_end)
                 position = start + 1
-            else:
-                position = self._take(_link_of(match), outcome, start, results)
         self._skip_until(position)
         consumed_tail = buffer[max(position - _CONTEXT_SIZE, 0) : position]
         self._history = (self._history + consumed_tail)[-_CONTEXT_SIZE:]
         del buffer[:position]
         self._buffer_offset += position
 
-    def _parse(self, match: re.Match[bytes]) -> Outcome:
-        spec = _link_of(match)
-        start = match.start()
+    def _parse(self, spec: LinkSpec, start: int) -> Outcome:
         if spec.checked or self.link is not LinkLayer.AUTO:
             return spec.parse(self._buffer, start)
         # An unchecked frame found by auto-detection: make sure it is not the
@@ -383,19 +407,14 @@ class StreamFramer:
         return error
 
 
-def _link_of(match: re.Match[bytes]) -> LinkSpec:
-    """The link whose start pattern matched."""
-    return _BY_GROUP[match.lastgroup or ""]
-
-
 def _holds_link_header(data: bytes) -> bool:
     """Whether a checked link header starts inside ``data``.
 
     A raw-APDU candidate that contains one is the inside of a link frame
     whose start was missed (the stream was joined mid-frame).
     """
-    for match in _LINK_HEADER.finditer(data, 1):
-        confirms = _link_of(match).confirms_header
+    for match in _LINK_HEADER.search.finditer(data, 1):
+        confirms = _LINK_HEADER.link_at(data, match.start()).confirms_header
         if confirms is not None and confirms(data, match.start()):
             return True
     return False
