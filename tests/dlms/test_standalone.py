@@ -50,8 +50,13 @@ sys.path.insert(0, sys.argv.pop(1))
 
 
 def _run(code: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return _python(_PRELUDE + code, str(INTEGRATION), *arguments)
+
+
+def _python(code: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter from the repository root."""
     return subprocess.run(  # noqa: S603 - a fixed command line
-        [sys.executable, "-c", _PRELUDE + code, str(INTEGRATION), *arguments],
+        [sys.executable, "-c", code, *arguments],
         capture_output=True,
         text=True,
         cwd=REPOSITORY,
@@ -112,15 +117,7 @@ def test_readme_decode_command_runs_without_home_assistant() -> None:
         f"sys.argv = {command[2:]!r}\n"
         f"runpy.run_module({command[2]!r}, run_name='__main__', alter_sys=True)\n"
     )
-    result = subprocess.run(  # noqa: S603 - a fixed command line
-        [sys.executable, "-c", blocked],
-        capture_output=True,
-        text=True,
-        cwd=REPOSITORY,
-        env=os.environ | {"DLMS_KEY": KEY},
-        timeout=60,
-        check=False,
-    )
+    result = _python(blocked)
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     decoded = json.loads(line)
