@@ -522,11 +522,7 @@ async def _async_encryption_key_rejected(meter_input: _MeterInput) -> bool:
 
 
 def _settings_of(entry: ConfigEntry) -> LineSettings:
-    return LineSettings(
-        entry.data[CONF_PORT],
-        entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
-        entry.data.get(CONF_PARITY, DEFAULT_PARITY),
-    )
+    return LineSettings.from_entry_data(entry.data)
 
 
 def _interface_of(entry: ConfigEntry) -> str:

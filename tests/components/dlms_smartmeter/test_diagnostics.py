@@ -11,8 +11,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
-from custom_components.dlms_smartmeter import connection
-from custom_components.dlms_smartmeter.connection import redact_port
+from custom_components.dlms_smartmeter import link
+from custom_components.dlms_smartmeter.link import redact_port
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
@@ -115,5 +115,5 @@ def test_port_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert redact_port("socket://192.0.2.5:8888") == "socket://192.0.2.5:8888"
     # Older serialx without its redaction helper: the query is dropped.
-    monkeypatch.setattr(connection, "_REDACT_URI", None)
+    monkeypatch.setattr(link, "_REDACT_URI", None)
     assert redact_port(url) == "esphome://meter-proxy.local:6053/"

@@ -13,7 +13,7 @@ import serialx
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.entry import _async_options_updated
 
-from .meter import OTHER_KEY, PtyMeter, meter_entry, wait_until
+from .meter import ENTITY_PREFIX, OTHER_KEY, PtyMeter, meter_entry, wait_until
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -53,7 +53,7 @@ async def test_setup_and_unload(hass: HomeAssistant, meter: PtyMeter) -> None:
     assert not await _port_is_free(meter.port)
     await wait_until(lambda: coordinator.counters.frames_ok >= 2, what="frames")
     assert coordinator.data is not None
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
     assert not reader.done()
 
@@ -96,17 +96,22 @@ async def test_rejected_key_starts_reauth(hass: HomeAssistant, meter: PtyMeter) 
 async def test_silent_meter_sets_up_without_entities(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
-    """A meter that does not push yet still sets up; sensors come with data."""
+    """A meter that does not push yet still sets up; its sensors come with data.
+
+    Only the link's quality is there from the start (it matters most while
+    nothing valid arrives).
+    """
     entry = meter_entry(meter.port)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert _state(entry) is ConfigEntryState.LOADED
-    assert hass.states.async_entity_ids("sensor") == []
+    link_quality = f"{ENTITY_PREFIX}_link_quality"
+    assert hass.states.async_entity_ids("sensor") == [link_quality]
 
     meter.push()
     await wait_until(
-        lambda: bool(hass.states.async_entity_ids("sensor")), what="sensors"
+        lambda: len(hass.states.async_entity_ids("sensor")) > 1, what="sensors"
     )
 
 

@@ -12,7 +12,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 import serialx
 
-from custom_components.dlms_smartmeter import coordinator as coordinator_module
+from custom_components.dlms_smartmeter import link as link_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 
 from .fault_injection import (
@@ -94,7 +94,7 @@ async def test_reload_while_the_meter_pushes(
     meter.start_streaming()
     for _ in range(3):
         old: DlmsSmartMeterCoordinator = entry.runtime_data
-        old_reader = old._task
+        old_reader = old.link.task
         assert await hass.config_entries.async_reload(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
@@ -128,7 +128,7 @@ async def test_unload_while_a_frame_is_half_received(
     await wait_for_bytes(coordinator, received + half)
     # The framer holds the first half and waits for the rest.
     assert coordinator._decoder._framer.buffered == half
-    reader = coordinator._task
+    reader = coordinator.link.task
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -166,10 +166,10 @@ async def test_stop_while_reconnecting(hass: HomeAssistant, meter: PtyMeter) -> 
     await wait_until(lambda: not coordinator.last_update_success, what="unavailable")
     # At least one reconnect attempt failed: the reader is backing off.
     await wait_until(
-        lambda: coordinator._backoff > coordinator_module.RECONNECT_MIN_DELAY,
+        lambda: coordinator.link.backoff > link_module.RECONNECT_MIN_DELAY,
         what="backoff",
     )
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
 
     loop = asyncio.get_running_loop()
@@ -192,7 +192,7 @@ async def test_stop_event_closes_the_port_mid_stream(
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
     meter.start_streaming(interval=0.01)
     # Part of a frame is on the line when the stop comes.
