@@ -12,12 +12,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 
 from custom_components.dlms_smartmeter import link
-from custom_components.dlms_smartmeter.link import redact_port
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
     CONF_UPDATE_INTERVAL,
 )
+from custom_components.dlms_smartmeter.link import redact_port
 
 from .meter import (
     METER_ID,
