@@ -56,6 +56,10 @@ class AcknowledgingDecoder(MeterDecoder):
         return outcomes
 
 
+def _is_open(meter_link: MeterLink) -> bool:
+    return meter_link.connected
+
+
 def _pending_bytes(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -130,7 +134,7 @@ async def test_reads_and_writes_through_a_pty(meter: PtyMeter) -> None:
 
     await meter_link.async_open()
     meter_link.start()
-    assert meter_link.connected
+    assert _is_open(meter_link)
     assert recorder.opened == 1
     meter.write(b"\x7e\x01\x02")
     await wait_until(lambda: recorder.data == b"\x7e\x01\x02", what="bytes read")
@@ -142,7 +146,7 @@ async def test_reads_and_writes_through_a_pty(meter: PtyMeter) -> None:
     assert meter_link.bytes_written == 3
 
     await meter_link.async_close()
-    assert not meter_link.connected
+    assert not _is_open(meter_link)
     assert meter_link.task is None
     assert await _port_is_free(meter.port)
     assert recorder.down == []
@@ -163,7 +167,7 @@ async def test_reopens_with_backoff_until_the_head_returns(meter: PtyMeter) -> N
     assert len(recorder.down) >= 3
 
     meter.plug()
-    await wait_until(lambda: meter_link.connected, what="reopened")
+    await wait_until(lambda: _is_open(meter_link), what="reopened")
     assert recorder.opened == 2
     meter_link.reset_backoff()
     assert meter_link.backoff == link.RECONNECT_MIN_DELAY
@@ -179,7 +183,7 @@ async def test_restart_reopens_without_reporting_a_loss(meter: PtyMeter) -> None
     meter_link.start()
     meter_link.restart()
     await wait_until(lambda: recorder.opened == 2, what="reopened")
-    assert meter_link.connected
+    assert _is_open(meter_link)
     assert recorder.down == []
     # Each restart without data in between waits longer.
     assert meter_link.backoff == 2 * link.RECONNECT_MIN_DELAY
@@ -195,11 +199,11 @@ async def test_release_lends_the_port_and_takes_it_back(meter: PtyMeter) -> None
     await meter_link.async_open()
     meter_link.start()
     async with meter_link.async_release():
-        assert not meter_link.connected
+        assert not _is_open(meter_link)
         assert await _port_is_free(meter.port)
         await asyncio.sleep(0)
-        assert not meter_link.connected
-    await wait_until(lambda: meter_link.connected, what="taken back")
+        assert not _is_open(meter_link)
+    await wait_until(lambda: _is_open(meter_link), what="taken back")
     assert recorder.down == []
     await meter_link.async_close()
     await meter_link.async_close()
