@@ -38,6 +38,9 @@ from .meter import (
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
+    from custom_components.dlms_smartmeter.coordinator import (
+        DlmsSmartMeterCoordinator,
+    )
     from custom_components.dlms_smartmeter.dlms import DlmsError
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
@@ -214,14 +217,16 @@ async def test_integration_writes_what_the_decoder_asks_for(
 ) -> None:
     """Replies of the protocol go to the meter after each chunk, counted."""
     monkeypatch.setattr(coordinator, "MeterDecoder", AcknowledgingDecoder)
-    running = await set_up_meter(hass, meter, meter_entry(meter.port))
-    # Acknowledgements of the frames streamed during setup.
-    setup_frames = running.decoder_stats["readings"]
-    assert await read_from_meter(meter, setup_frames) == ACK * setup_frames
-
-    await push_and_wait(hass, meter, running)
-    assert await read_from_meter(meter, 1) == ACK
-    assert running.counters_as_dict()["bytes_written"] == setup_frames + 1
+    entry = meter_entry(meter.port)
+    entry.add_to_hass(hass)
+    # Set up while the meter is silent: every frame below is one the test sent.
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    running: DlmsSmartMeterCoordinator = entry.runtime_data
+    for written in range(1, 3):
+        await push_and_wait(hass, meter, running)
+        assert await read_from_meter(meter, 1) == ACK
+        assert running.counters_as_dict()["bytes_written"] == written
     # Nothing else is ever written.
     assert not _pending_bytes(meter.master_fd or -1)
 
