@@ -22,6 +22,7 @@ from .meter import (
     METER_ID,
     TEST_KEY,
     PtyMeter,
+    handled_frames,
     meter_entry,
     push_and_wait,
     set_up_meter,
@@ -73,26 +74,17 @@ def shifted_frame(
     )
 
 
-def _handled(coordinator: DlmsSmartMeterCoordinator) -> int:
-    counters = coordinator.counters
-    return (
-        counters.frames_ok
-        + counters.replayed_frames
-        + counters.dropped_decreasing_registers
-        + counters.dropped_implausible_registers
-        + counters.foreign_meter_frames
-    )
-
-
 async def _send(
     hass: HomeAssistant,
     meter: PtyMeter,
     coordinator: DlmsSmartMeterCoordinator,
     frame: bytes,
 ) -> None:
-    handled = _handled(coordinator)
+    handled = handled_frames(coordinator)
     meter.write(frame)
-    await wait_until(lambda: _handled(coordinator) > handled, what="frame handled")
+    await wait_until(
+        lambda: handled_frames(coordinator) > handled, what="frame handled"
+    )
     await hass.async_block_till_done()
 
 

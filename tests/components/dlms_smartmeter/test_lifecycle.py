@@ -10,7 +10,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-import serialx
 
 from custom_components.dlms_smartmeter import link as link_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
@@ -30,6 +29,7 @@ from .meter import (
     PtyMeter,
     make_simulator,
     meter_entry,
+    port_is_free,
     push_and_wait,
     set_up_meter,
     wait_until,
@@ -49,19 +49,6 @@ pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
 EVERY_FRAME: Final = {CONF_UPDATE_INTERVAL: 0}
 OTHER_METER_ID: Final = OTHER_SYSTEM_TITLE.hex().upper()
-
-
-async def _port_is_free(port: str) -> bool:
-    """Whether another program could open the port now."""
-    try:
-        transport, _ = await serialx.create_serial_connection(
-            asyncio.get_running_loop(), asyncio.Protocol, port, baudrate=9600
-        )
-    except OSError:
-        return False
-    transport.close()
-    await transport.wait_closed()
-    return True
 
 
 def _registered(registry: er.EntityRegistry, entry_id: str) -> set[str]:
@@ -136,7 +123,7 @@ async def test_unload_while_a_frame_is_half_received(
     assert reader is not None
     assert reader.done()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     # The rest arrives while nobody listens.
     meter.write(frame[half:])
     await asyncio.sleep(0.1)
@@ -182,7 +169,7 @@ async def test_stop_while_reconnecting(hass: HomeAssistant, meter: PtyMeter) -> 
     meter.plug()
     await asyncio.sleep(0.3)
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
 
 
 async def test_stop_event_closes_the_port_mid_stream(
@@ -203,7 +190,7 @@ async def test_stop_event_closes_the_port_mid_stream(
     await hass.async_block_till_done()
     assert reader.done()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     frames = coordinator.counters.frames_ok
     await asyncio.sleep(0.1)
     assert coordinator.counters.frames_ok == frames

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import CONF_PORT
 import pytest
-import serialx
 
 from custom_components.dlms_smartmeter import connection, coordinator, link
 from custom_components.dlms_smartmeter.connection import async_probe
@@ -30,6 +29,7 @@ from .meter import (
     TEST_KEY,
     PtyMeter,
     meter_entry,
+    port_is_free,
     push_and_wait,
     set_up_meter,
     wait_until,
@@ -80,18 +80,6 @@ async def read_from_meter(meter: PtyMeter, count: int) -> bytes:
     return received
 
 
-async def _port_is_free(port: str) -> bool:
-    try:
-        transport, _ = await serialx.create_serial_connection(
-            asyncio.get_running_loop(), asyncio.Protocol, port, baudrate=9600
-        )
-    except OSError:
-        return False
-    transport.close()
-    await transport.wait_closed()
-    return True
-
-
 class Recorder:
     """What a link reported to its owner; closes its links at the end."""
 
@@ -118,6 +106,13 @@ class Recorder:
             on_down=self.on_down,
         )
         self.links.append(meter_link)
+        return meter_link
+
+    async def running_link(self, meter: PtyMeter) -> MeterLink:
+        """A link that has opened the meter's port and keeps it open."""
+        meter_link = self.link(meter)
+        await meter_link.async_open()
+        meter_link.start()
         return meter_link
 
 
@@ -166,7 +161,7 @@ async def test_reads_and_writes_through_a_pty(
     await meter_link.async_close()
     assert not _is_open(meter_link)
     assert meter_link.task is None
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     assert recorder.down == []
 
 
@@ -174,9 +169,7 @@ async def test_reopens_with_backoff_until_the_head_returns(
     meter: PtyMeter, recorder: Recorder
 ) -> None:
     """Unplugged: reported once per failure, waits double; replugged: reopened."""
-    meter_link = recorder.link(meter)
-    await meter_link.async_open()
-    meter_link.start()
+    meter_link = await recorder.running_link(meter)
     meter.unplug()
     await wait_until(
         lambda: meter_link.backoff == link.RECONNECT_MAX_DELAY, what="backoff"
@@ -217,12 +210,10 @@ async def test_release_lends_the_port_and_takes_it_back(
     meter: PtyMeter, recorder: Recorder
 ) -> None:
     """While lent out the port is free for someone else; then it is reopened."""
-    meter_link = recorder.link(meter)
-    await meter_link.async_open()
-    meter_link.start()
+    meter_link = await recorder.running_link(meter)
     async with meter_link.async_release():
         assert not _is_open(meter_link)
-        assert await _port_is_free(meter.port)
+        assert await port_is_free(meter.port)
         await asyncio.sleep(0)
         assert not _is_open(meter_link)
     await wait_until(lambda: _is_open(meter_link), what="taken back")
