@@ -16,7 +16,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER, PARITY_EVEN, PARITY_NONE
+from .const import DOMAIN, LOGGER, PARITY_CHOICES, PARITY_EVEN, PARITY_NONE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,7 +33,8 @@ ISSUES: Final = (ISSUE_METER_SILENT, ISSUE_DAMAGED_FRAMES)
 METER_SILENT_AFTER: Final = 900.0
 """Seconds without a valid frame before the user is told to check the meter."""
 
-_PARITY_NAMES: Final = {"N": "none", "E": "even", "O": "odd"}
+_PARITY_NAMES: Final = {stored: choice for choice, stored in PARITY_CHOICES.items()}
+"""Stored parity -> its name in the setup form (``"E"`` -> ``"even"``)."""
 
 
 def issue_id(kind: str, entry_id: str) -> str:
