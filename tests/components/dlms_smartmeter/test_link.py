@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.const import CONF_PORT
 import pytest
 
-from custom_components.dlms_smartmeter import connection, coordinator, link
+from custom_components.dlms_smartmeter import connection, const, coordinator, link
 from custom_components.dlms_smartmeter.connection import async_probe
 from custom_components.dlms_smartmeter.const import (
     CONF_BAUDRATE,
@@ -127,6 +127,8 @@ async def recorder() -> AsyncIterator[Recorder]:
 
 def test_line_settings_from_entry_data() -> None:
     """One helper reads the line settings; older entries get the defaults."""
+    # The link spells out Home Assistant's key to stay free of its imports.
+    assert const.CONF_PORT == CONF_PORT
     assert LineSettings.from_entry_data(
         {CONF_PORT: "/dev/ttyUSB0", CONF_BAUDRATE: 2400, CONF_PARITY: "E"}
     ) == LineSettings("/dev/ttyUSB0", 2400, "E")
