@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 import select
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import CONF_PORT
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
 ACK = b"\xe5"
+ROOT = Path(__file__).parents[3]
 
 
 class AcknowledgingDecoder(MeterDecoder):
@@ -123,6 +127,19 @@ async def recorder() -> AsyncIterator[Recorder]:
     yield owner
     for meter_link in owner.links:
         await meter_link.async_close()
+
+
+def test_link_runs_without_home_assistant() -> None:
+    """The port layer, its health and the publication window need no Home Assistant."""
+    modules = ("link", "health", "window")
+    code = "; ".join(
+        [
+            "import sys",
+            *(f"import custom_components.dlms_smartmeter.{name}" for name in modules),
+            "assert not [m for m in sys.modules if m.startswith('homeassistant')]",
+        ]
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)  # noqa: S603
 
 
 def test_line_settings_from_entry_data() -> None:
