@@ -12,9 +12,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or "homeassistant" in sys.modules:
-    from .entry import PLATFORMS, async_setup_entry, async_unload_entry
+    from .entry import (
+        PLATFORMS,
+        async_remove_entry,
+        async_setup_entry,
+        async_unload_entry,
+    )
 
-__all__ = ["PLATFORMS", "async_setup_entry", "async_unload_entry"]
+__all__ = [
+    "PLATFORMS",
+    "async_remove_entry",
+    "async_setup_entry",
+    "async_unload_entry",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,17 +1,15 @@
-"""Opening the meter's port and listening to it for a short while.
+"""Listening to the meter's port for a short while (the config flow's check).
 
-Used by the config flow (test before configure, reauth, reconfigure) and by
-the coordinator. Everything here is asynchronous; ``serialx`` resolves URLs
-and opens device files without blocking the event loop.
+Used by the config flow (test before configure, reauth, reconfigure); the
+running entry keeps its port open through :mod:`.link`. Everything here is
+asynchronous; ``serialx`` resolves URLs and opens device files without
+blocking the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, cast, override
-
-import serialx
+from typing import TYPE_CHECKING, Final
 
 from .const import LOGGER
 from .dlms import (
@@ -24,83 +22,23 @@ from .dlms import (
     UnsupportedError,
     UnsupportedPayloadError,
 )
+from .link import SERIAL_ERRORS, LineSettings, async_close, async_open, redact_port
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-SERIAL_ERRORS: Final = (OSError, serialx.SerialException, TimeoutError)
-"""What opening or reading a port raises (serialx's own error is no OSError)."""
-
-OPEN_TIMEOUT: Final = 10.0
-"""Seconds to wait for a port or network connection to open."""
+    import serialx
 
 PROBE_FAILED_FRAMES: Final = 3
 """Valid frames without a reading after which a probe gives up early."""
 
-# serialx knows which URL parameters are secret (an ESPHome proxy's key);
-# releases before 1.8 have no such helper.
-_REDACT_URI: Callable[[str], str] | None = getattr(serialx, "redact_uri", None)
-
-
-def redact_port(port: str) -> str:
-    """The port or URL for logs and diagnostics, without secret parameters."""
-    if _REDACT_URI is not None:
-        return _REDACT_URI(port)
-    return port.partition("?")[0]
-
-
-@dataclass(frozen=True, slots=True)
-class LineSettings:
-    """Where and how to read the meter."""
-
-    port: str
-    baudrate: int
-    parity: str
-
-
-class MeterProtocol(asyncio.Protocol):
-    """Hands received bytes to a callback and reports when the link closes."""
-
-    def __init__(self, on_data: Callable[[bytes], None]) -> None:
-        """Create the protocol; ``closed`` resolves when the link goes away."""
-        self._on_data = on_data
-        self.closed: asyncio.Future[Exception | None] = (
-            asyncio.get_running_loop().create_future()
-        )
-
-    @override
-    def data_received(self, data: bytes) -> None:
-        self._on_data(data)
-
-    @override
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(exc)
-
-
-async def async_open(
-    settings: LineSettings, on_data: Callable[[bytes], None]
-) -> tuple[serialx.BaseSerialTransport, MeterProtocol]:
-    """Open the port (or URL) and start delivering bytes to ``on_data``.
-
-    Raises one of ``SERIAL_ERRORS`` when the port cannot be opened.
-    """
-    loop = asyncio.get_running_loop()
-    async with asyncio.timeout(OPEN_TIMEOUT):
-        transport, protocol = await serialx.create_serial_connection(
-            loop,
-            lambda: MeterProtocol(on_data),
-            settings.port,
-            baudrate=settings.baudrate,
-            parity=serialx.Parity(settings.parity),
-        )
-    return transport, cast("MeterProtocol", protocol)
-
-
-async def async_close(transport: serialx.BaseSerialTransport) -> None:
-    """Close a transport and wait until the port is released."""
-    transport.close()
-    await transport.wait_closed()
+__all__ = [
+    "SERIAL_ERRORS",
+    "LineSettings",
+    "ProbeError",
+    "async_close",
+    "async_open",
+    "async_probe",
+    "redact_port",
+]
 
 
 class ProbeError(Exception):
@@ -161,12 +99,16 @@ class _Probe:
         self.first_unsupported: DlmsError | None = None
         """The first frame that decrypted but is not supported, for the log."""
         self.done: asyncio.Future[Reading] = asyncio.get_running_loop().create_future()
+        self.transport: serialx.BaseSerialTransport | None = None
+        """Where the protocol's replies to the meter go, once open."""
 
     def feed(self, data: bytes) -> None:
         if self.done.done():
             return
         self.bytes_received += len(data)
-        for item in self.decoder.feed(data):
+        outcomes = self.decoder.feed(data)
+        self.send_replies()
+        for item in outcomes:
             if isinstance(item, Reading):
                 self.done.set_result(item)
                 return
@@ -191,6 +133,13 @@ class _Probe:
             if self.failed_frames >= PROBE_FAILED_FRAMES:
                 self.done.set_exception(self.failure())
                 return
+
+    def send_replies(self) -> None:
+        """Write what the meter's protocol asks for (kept until the port is open)."""
+        if self.transport is not None:
+            replies = self.decoder.pop_replies()
+            if replies:
+                self.transport.write(replies)
 
     def failure(self) -> ProbeError:
         """The most specific explanation of why no reading arrived."""
@@ -221,6 +170,8 @@ async def async_probe(
     except SERIAL_ERRORS as err:
         LOGGER.debug("Cannot open %s: %s", redact_port(settings.port), err)
         raise CannotConnectError from err
+    probe.transport = transport
+    probe.send_replies()
     try:
         await asyncio.wait(
             (probe.done, protocol.closed),

@@ -9,6 +9,9 @@ from typing import Final
 DOMAIN: Final = "dlms_smartmeter"
 LOGGER = logging.getLogger(__package__)
 
+# Home Assistant's own key for a port, spelt out so that the link reads entry
+# data without importing Home Assistant.
+CONF_PORT: Final = "port"
 CONF_ENCRYPTION_KEY: Final = "encryption_key"
 CONF_AUTHENTICATION_KEY: Final = "authentication_key"
 CONF_BAUDRATE: Final = "baudrate"

@@ -1,4 +1,4 @@
-"""Diagnostics: counters and the last frame, with the keys redacted."""
+"""Diagnostics: counters, link health and the last frames, with the keys redacted."""
 
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ async def async_get_config_entry_diagnostics(
             "push_period": coordinator.push_period,
             "stale_timeout": coordinator.stale_timeout,
             "publish_interval": coordinator.publish_interval,
+            "reconnect_delay": coordinator.link.backoff,
+            "valid_frame_share": coordinator.health.valid_share,
+            "valid_frames_in_window": coordinator.health.valid_frames,
+            "damaged_frames_in_window": coordinator.health.damaged_frames,
         },
         "counters": {
             **coordinator.counters_as_dict(),
@@ -53,6 +57,9 @@ async def async_get_config_entry_diagnostics(
         "decoder": decoder,
         "last_invocation_counter": coordinator.last_invocation_counter,
         "last_frame_hex": reading.raw.hex() if reading is not None else None,
+        # The last frames exactly as received (encrypted frames stay
+        # encrypted; the keys are never part of a frame).
+        "recent_frames": coordinator.frames.as_list(),
         "last_reading": last_reading,
         "published": dict(published.values) if published is not None else None,
     }

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
 
+from . import repairs
 from .config_flow import NEEDS_UPDATE_LISTENER
 from .coordinator import DlmsSmartMeterCoordinator
+from .store import GuardStore
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -40,6 +42,14 @@ async def async_unload_entry(
     if unloaded:
         await entry.runtime_data.async_stop()
     return unloaded
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: DlmsSmartMeterConfigEntry
+) -> None:
+    """Forget the meter: the guards' saved state and any open issue."""
+    await GuardStore(hass, entry.entry_id).async_remove()
+    repairs.clear_all(hass, entry.entry_id)
 
 
 async def _async_options_updated(

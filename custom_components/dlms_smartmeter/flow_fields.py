@@ -12,7 +12,6 @@ from homeassistant.helpers import selector
 import serialx
 import voluptuous as vol
 
-from .connection import LineSettings
 from .const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -28,6 +27,7 @@ from .const import (
     interface_for,
 )
 from .dlms import format_key, parse_key
+from .link import LineSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -207,11 +207,7 @@ def custom_line_section() -> section:
 
 def settings_of(entry: ConfigEntry) -> LineSettings:
     """Port and line settings stored in an entry (older entries lack some)."""
-    return LineSettings(
-        entry.data[CONF_PORT],
-        entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
-        entry.data.get(CONF_PARITY, DEFAULT_PARITY),
-    )
+    return LineSettings.from_entry_data(entry.data)
 
 
 def interface_of(entry: ConfigEntry) -> str:

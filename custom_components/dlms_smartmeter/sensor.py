@@ -18,6 +18,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
+    PERCENTAGE,
     EntityCategory,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
@@ -307,6 +308,7 @@ async def async_setup_entry(
                 DlmsSmartMeterSensor(coordinator, description) for description in new
             )
 
+    async_add_entities([LinkQualitySensor(coordinator)])
     _async_add_new_sensors()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new_sensors))
 
@@ -342,3 +344,44 @@ class DlmsSmartMeterSensor(DlmsSmartMeterEntity, SensorEntity):
         if data is None:
             return None
         return self.entity_description.value_fn(data)
+
+
+LINK_QUALITY = SensorEntityDescription(
+    key="link_quality",
+    translation_key="link_quality",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    state_class=SensorStateClass.MEASUREMENT,
+    native_unit_of_measurement=PERCENTAGE,
+    suggested_display_precision=0,
+)
+
+
+class LinkQualitySensor(DlmsSmartMeterEntity, SensorEntity):
+    """Share of valid frames over the last minutes (unknown while none arrive).
+
+    Stays available while the meter is silent or garbled: that is when a user
+    looks at it, turning the read head into place.
+    """
+
+    entity_description = LINK_QUALITY
+
+    def __init__(self, coordinator: DlmsSmartMeterCoordinator) -> None:
+        """Create the sensor of the meter's link."""
+        super().__init__(coordinator, LINK_QUALITY.key)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the link's health as well as the published readings."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.advisor.async_add_listener(self.async_write_ha_state)
+        )
+
+    @property
+    def available(self) -> bool:
+        """Always: the value says how well frames arrive."""
+        return True
+
+    @property
+    def native_value(self) -> int | None:
+        """Percentage of valid frames in the window."""
+        return self.coordinator.health.valid_share

@@ -16,7 +16,8 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     PARITY_CHOICES,
 )
-from custom_components.dlms_smartmeter.sensor import SENSORS
+from custom_components.dlms_smartmeter.repairs import ISSUES
+from custom_components.dlms_smartmeter.sensor import LINK_QUALITY, SENSORS
 
 PACKAGE = Path(integration.__file__).parent
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -69,7 +70,8 @@ def test_no_urls_and_no_empty_strings(language: str) -> None:
 
 def test_every_sensor_has_a_name() -> None:
     names = EN["entity"]["sensor"]
-    assert {description.translation_key for description in SENSORS} == set(names)
+    descriptions = (*SENSORS, LINK_QUALITY)
+    assert {description.translation_key for description in descriptions} == set(names)
     german = DE["entity"]["sensor"]
     assert german["energy_import"]["name"] == "Energie Bezug"
     assert german["energy_export"]["name"] == "Energie Einspeisung"
@@ -153,3 +155,14 @@ def test_selector_options_are_translated() -> None:
     for options in selectors.values():
         for key in options["options"]:
             assert re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", key), key
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_every_repair_issue_is_explained(language: str) -> None:
+    """Each issue the integration raises has a title and a description."""
+    issues = _load(language)["issues"]
+    assert set(issues) == set(ISSUES)
+    for kind in ISSUES:
+        assert set(issues[kind]) == {"title", "description"}
+    placeholders = set(PLACEHOLDER.findall(issues["damaged_frames"]["description"]))
+    assert placeholders == {"port", "share", "parity", "other_parity"}

@@ -161,6 +161,7 @@ class MeterDecoder:
         self._framer = StreamFramer(link)
         self._blocks = BlockAssembler()
         self._block_raw: list[bytes] = []
+        self._replies = bytearray()
         self.stats = DecoderStats()
 
     def __repr__(self) -> str:
@@ -190,6 +191,16 @@ class MeterDecoder:
         for outcome in results:
             self.stats.count(outcome)
         return results
+
+    def pop_replies(self) -> bytes:
+        """Bytes the meter's protocol requires the reader to send back.
+
+        Accumulated since the last call (acknowledgements of links that ask
+        for them); ``b""`` for every link that only pushes.
+        """
+        replies = bytes(self._replies)
+        self._replies.clear()
+        return replies
 
     def flush(self) -> list[DlmsError]:
         """End of input: report partial frames and cut-off block sequences."""

@@ -25,12 +25,16 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shorten the integration's waits so that a test takes a second, not ten."""
-    from custom_components.dlms_smartmeter import config_flow, coordinator  # noqa: PLC0415
+    from custom_components.dlms_smartmeter import (  # noqa: PLC0415
+        config_flow,
+        coordinator,
+        link,
+    )
 
     monkeypatch.setattr(config_flow, "LISTEN_TIMEOUT", 1.0)
     monkeypatch.setattr(coordinator, "SETUP_TIMEOUT", 1.0)
-    monkeypatch.setattr(coordinator, "RECONNECT_MIN_DELAY", 0.05)
-    monkeypatch.setattr(coordinator, "RECONNECT_MAX_DELAY", 0.2)
+    monkeypatch.setattr(link, "RECONNECT_MIN_DELAY", 0.05)
+    monkeypatch.setattr(link, "RECONNECT_MAX_DELAY", 0.2)
 
 
 @pytest.fixture

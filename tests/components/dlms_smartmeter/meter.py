@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_PORT
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import serialx
 
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
@@ -219,6 +220,19 @@ def meter_entry(
         data=entry_data(port, **kwargs),
         options=options or {},
     )
+
+
+async def port_is_free(port: str) -> bool:
+    """Whether another program could open the port now."""
+    try:
+        transport, _ = await serialx.create_serial_connection(
+            asyncio.get_running_loop(), asyncio.Protocol, port, baudrate=9600
+        )
+    except OSError:
+        return False
+    transport.close()
+    await transport.wait_closed()
+    return True
 
 
 async def wait_until(

@@ -9,7 +9,10 @@ from homeassistant.config_entries import SOURCE_REAUTH
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.dlms_smartmeter import coordinator as coordinator_module
+from custom_components.dlms_smartmeter import (
+    coordinator as coordinator_module,
+    watchdog as watchdog_module,
+)
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.dlms.guards import RESTART_CONFIRMATION_FRAMES
 
@@ -230,7 +233,7 @@ async def test_stale_timeout_follows_push_period(
 ) -> None:
     """A meter that pushes every 5 s is stale after three missed pushes."""
     coordinator = await _running(hass, meter)
-    coordinator._intervals.clear()
+    coordinator.watchdog.intervals.clear()
     for _ in range(4):
         freezer.tick(timedelta(seconds=5))
         await push_and_wait(hass, meter, coordinator)
@@ -256,7 +259,7 @@ async def test_stale_timeout_before_a_period_is_known(
     assert await hass.config_entries.async_setup(entry.entry_id)
     coordinator = entry.runtime_data
     assert coordinator.push_period is None
-    assert coordinator.stale_timeout == coordinator_module.STALE_TIMEOUT_UNKNOWN_PERIOD
+    assert coordinator.stale_timeout == watchdog_module.STALE_TIMEOUT_UNKNOWN_PERIOD
     await coordinator.async_stop()
     await coordinator.async_stop()
     assert not coordinator.connected

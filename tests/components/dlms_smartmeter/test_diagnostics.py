@@ -11,13 +11,14 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
-from custom_components.dlms_smartmeter import connection
-from custom_components.dlms_smartmeter.connection import redact_port
+from custom_components.dlms_smartmeter import link
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
     CONF_UPDATE_INTERVAL,
 )
+from custom_components.dlms_smartmeter.health import FRAME_HISTORY
+from custom_components.dlms_smartmeter.link import redact_port
 
 from .meter import (
     METER_ID,
@@ -115,5 +116,31 @@ def test_port_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert redact_port("socket://192.0.2.5:8888") == "socket://192.0.2.5:8888"
     # Older serialx without its redaction helper: the query is dropped.
-    monkeypatch.setattr(connection, "_REDACT_URI", None)
+    monkeypatch.setattr(link, "_REDACT_URI", None)
     assert redact_port(url) == "esphome://meter-proxy.local:6053/"
+
+
+async def test_diagnostics_keep_the_last_frames_as_received(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, meter: PtyMeter
+) -> None:
+    """The last 20 frames, still encrypted, and what was written to the meter."""
+    entry = meter_entry(meter.port, options={CONF_UPDATE_INTERVAL: 0})
+    coordinator = await set_up_meter(hass, meter, entry)
+    for _ in range(FRAME_HISTORY + 5):
+        await push_and_wait(hass, meter, coordinator)
+    meter.write(meter.frames[-1])  # dropped as a replay, still a received frame
+    await wait_until(
+        lambda: coordinator.counters.replayed_frames == 1, what="replayed frame"
+    )
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    recent = diagnostics["recent_frames"]
+    expected = [*meter.frames, meter.frames[-1]][-FRAME_HISTORY:]
+    assert [frame["hex"] for frame in recent] == [frame.hex() for frame in expected]
+    assert all(frame["received"].endswith("+00:00") for frame in recent)
+    assert diagnostics["counters"]["bytes_written"] == 0
+    connection = diagnostics["connection"]
+    assert connection["valid_frame_share"] == 100
+    assert connection["damaged_frames_in_window"] == 0
+    assert connection["valid_frames_in_window"] >= FRAME_HISTORY + 6
+    assert TEST_KEY.hex() not in json.dumps(diagnostics).lower()

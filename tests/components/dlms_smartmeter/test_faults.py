@@ -686,7 +686,7 @@ async def test_unsupported_layout_at_runtime(
     caplog.set_level(logging.WARNING, INTEGRATION_LOGGER)
     coordinator = await _running(hass, meter)
     publications = Publications(coordinator)
-    reader = coordinator._task
+    reader = coordinator.link.task
     counter = meter.simulator.reading().invocation_counter or 0
     for offset in range(1, 4):
         meter.write(unsupported_frame(invocation_counter=counter + offset))

@@ -8,12 +8,18 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 import pytest
-import serialx
 
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.entry import _async_options_updated
 
-from .meter import OTHER_KEY, PtyMeter, meter_entry, wait_until
+from .meter import (
+    ENTITY_PREFIX,
+    OTHER_KEY,
+    PtyMeter,
+    meter_entry,
+    port_is_free,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -24,19 +30,6 @@ pytestmark = pytest.mark.usefixtures("fast_timeouts")
 def _state(entry: ConfigEntry) -> ConfigEntryState:
     """The entry's state, read anew (setup and unload change it)."""
     return entry.state
-
-
-async def _port_is_free(port: str) -> bool:
-    """Whether another program could open the port now."""
-    try:
-        transport, _ = await serialx.create_serial_connection(
-            asyncio.get_running_loop(), asyncio.Protocol, port, baudrate=9600
-        )
-    except OSError:
-        return False
-    transport.close()
-    await transport.wait_closed()
-    return True
 
 
 async def test_setup_and_unload(hass: HomeAssistant, meter: PtyMeter) -> None:
@@ -50,10 +43,10 @@ async def test_setup_and_unload(hass: HomeAssistant, meter: PtyMeter) -> None:
     assert _state(entry) is ConfigEntryState.LOADED
     coordinator = entry.runtime_data
     assert coordinator.connected
-    assert not await _port_is_free(meter.port)
+    assert not await port_is_free(meter.port)
     await wait_until(lambda: coordinator.counters.frames_ok >= 2, what="frames")
     assert coordinator.data is not None
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
     assert not reader.done()
 
@@ -62,7 +55,7 @@ async def test_setup_and_unload(hass: HomeAssistant, meter: PtyMeter) -> None:
     assert _state(entry) is ConfigEntryState.NOT_LOADED
     assert reader.done()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     frames = coordinator.counters.frames_ok
     await asyncio.sleep(0.2)
     assert coordinator.counters.frames_ok == frames
@@ -90,23 +83,28 @@ async def test_rejected_key_starts_reauth(hass: HomeAssistant, meter: PtyMeter) 
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     # The port was released for the reauth flow.
     meter.stop_streaming()
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
 
 
 async def test_silent_meter_sets_up_without_entities(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
-    """A meter that does not push yet still sets up; sensors come with data."""
+    """A meter that does not push yet still sets up; its sensors come with data.
+
+    Only the link's quality is there from the start (it matters most while
+    nothing valid arrives).
+    """
     entry = meter_entry(meter.port)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert _state(entry) is ConfigEntryState.LOADED
-    assert hass.states.async_entity_ids("sensor") == []
+    link_quality = f"{ENTITY_PREFIX}_link_quality"
+    assert hass.states.async_entity_ids("sensor") == [link_quality]
 
     meter.push()
     await wait_until(
-        lambda: bool(hass.states.async_entity_ids("sensor")), what="sensors"
+        lambda: len(hass.states.async_entity_ids("sensor")) > 1, what="sensors"
     )
 
 
@@ -121,7 +119,7 @@ async def test_stop_event_releases_port(hass: HomeAssistant, meter: PtyMeter) ->
     await hass.async_block_till_done()
     await hass.async_stop()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
 
 
 async def test_options_listener_reloads_only_for_new_options(

@@ -10,9 +10,8 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-import serialx
 
-from custom_components.dlms_smartmeter import coordinator as coordinator_module
+from custom_components.dlms_smartmeter import link as link_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 
 from .fault_injection import (
@@ -30,6 +29,7 @@ from .meter import (
     PtyMeter,
     make_simulator,
     meter_entry,
+    port_is_free,
     push_and_wait,
     set_up_meter,
     wait_until,
@@ -49,19 +49,6 @@ pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
 EVERY_FRAME: Final = {CONF_UPDATE_INTERVAL: 0}
 OTHER_METER_ID: Final = OTHER_SYSTEM_TITLE.hex().upper()
-
-
-async def _port_is_free(port: str) -> bool:
-    """Whether another program could open the port now."""
-    try:
-        transport, _ = await serialx.create_serial_connection(
-            asyncio.get_running_loop(), asyncio.Protocol, port, baudrate=9600
-        )
-    except OSError:
-        return False
-    transport.close()
-    await transport.wait_closed()
-    return True
 
 
 def _registered(registry: er.EntityRegistry, entry_id: str) -> set[str]:
@@ -94,7 +81,7 @@ async def test_reload_while_the_meter_pushes(
     meter.start_streaming()
     for _ in range(3):
         old: DlmsSmartMeterCoordinator = entry.runtime_data
-        old_reader = old._task
+        old_reader = old.link.task
         assert await hass.config_entries.async_reload(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
@@ -128,7 +115,7 @@ async def test_unload_while_a_frame_is_half_received(
     await wait_for_bytes(coordinator, received + half)
     # The framer holds the first half and waits for the rest.
     assert coordinator._decoder._framer.buffered == half
-    reader = coordinator._task
+    reader = coordinator.link.task
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -136,7 +123,7 @@ async def test_unload_while_a_frame_is_half_received(
     assert reader is not None
     assert reader.done()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     # The rest arrives while nobody listens.
     meter.write(frame[half:])
     await asyncio.sleep(0.1)
@@ -166,10 +153,10 @@ async def test_stop_while_reconnecting(hass: HomeAssistant, meter: PtyMeter) -> 
     await wait_until(lambda: not coordinator.last_update_success, what="unavailable")
     # At least one reconnect attempt failed: the reader is backing off.
     await wait_until(
-        lambda: coordinator._backoff > coordinator_module.RECONNECT_MIN_DELAY,
+        lambda: coordinator.link.backoff > link_module.RECONNECT_MIN_DELAY,
         what="backoff",
     )
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
 
     loop = asyncio.get_running_loop()
@@ -182,7 +169,7 @@ async def test_stop_while_reconnecting(hass: HomeAssistant, meter: PtyMeter) -> 
     meter.plug()
     await asyncio.sleep(0.3)
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
 
 
 async def test_stop_event_closes_the_port_mid_stream(
@@ -192,7 +179,7 @@ async def test_stop_event_closes_the_port_mid_stream(
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
-    reader = coordinator._task
+    reader = coordinator.link.task
     assert reader is not None
     meter.start_streaming(interval=0.01)
     # Part of a frame is on the line when the stop comes.
@@ -203,7 +190,7 @@ async def test_stop_event_closes_the_port_mid_stream(
     await hass.async_block_till_done()
     assert reader.done()
     assert not coordinator.connected
-    assert await _port_is_free(meter.port)
+    assert await port_is_free(meter.port)
     frames = coordinator.counters.frames_ok
     await asyncio.sleep(0.1)
     assert coordinator.counters.frames_ok == frames

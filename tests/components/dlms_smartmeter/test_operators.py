@@ -28,8 +28,8 @@ import pytest
 
 from custom_components.dlms_smartmeter import (
     connection,
-    coordinator as coordinator_module,
     flow_fields,
+    link as link_module,
 )
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
@@ -413,7 +413,7 @@ def pty_accepts_parity_again(monkeypatch: pytest.MonkeyPatch, meter: PtyMeter) -
                 termios.tcsetattr(meter.slave_fd, termios.TCSANOW, attributes)
 
     monkeypatch.setattr(connection, "async_close", _close)
-    monkeypatch.setattr(coordinator_module, "async_close", _close)
+    monkeypatch.setattr(link_module, "async_close", _close)
 
 
 # --- every vector, through the flow to the entities ---------------------------
@@ -488,7 +488,7 @@ async def test_vector_through_flow_to_entities(
         assert state.attributes.get("device_class") == presentation.device_class, code
 
     # Entities exist for what the meter sends, and only for that.
-    derived = {"meter_time"}
+    derived = {"meter_time", "link_quality"}
     if {"1-0:1.7.0", "1-0:2.7.0"} <= set(expected):
         derived.add("net_power")
         net = _state(hass, entry, "net_power")

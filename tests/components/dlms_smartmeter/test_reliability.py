@@ -18,7 +18,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 import pytest
 
-from custom_components.dlms_smartmeter import coordinator as coordinator_module
+from custom_components.dlms_smartmeter import link as link_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL
 from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
 
@@ -72,8 +72,8 @@ RECOVERED_LINE: Final = "receiving data again"
 @pytest.fixture
 def quick_reconnect(fast_timeouts: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reconnect attempts every few milliseconds, so 20 cycles take seconds."""
-    monkeypatch.setattr(coordinator_module, "RECONNECT_MIN_DELAY", 0.01)
-    monkeypatch.setattr(coordinator_module, "RECONNECT_MAX_DELAY", 0.05)
+    monkeypatch.setattr(link_module, "RECONNECT_MIN_DELAY", 0.01)
+    monkeypatch.setattr(link_module, "RECONNECT_MAX_DELAY", 0.05)
 
 
 @pytest.fixture

@@ -15,7 +15,10 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.dlms_smartmeter import coordinator as coordinator_module
+from custom_components.dlms_smartmeter import (
+    link as link_module,
+    watchdog as watchdog_module,
+)
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.coordinator import MeterData
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
@@ -130,6 +133,7 @@ async def test_energy_dashboard_sensors(
         "reactive_power_export",
         "net_power",
         "meter_time",
+        "link_quality",
     }
 
 
@@ -310,7 +314,7 @@ async def test_unplugged_head_and_recovery(
     )
     # Several reconnect attempts fail while the head is gone.
     await wait_until(
-        lambda: coordinator._backoff == coordinator_module.RECONNECT_MAX_DELAY,
+        lambda: coordinator.link.backoff == link_module.RECONNECT_MAX_DELAY,
         what="backoff at its maximum",
     )
     assert caplog.text.count("is unavailable") == 1
@@ -325,7 +329,7 @@ async def test_unplugged_head_and_recovery(
     )
     assert caplog.text.count("receiving data again") == 1
     assert coordinator.counters.reconnects == 1
-    assert coordinator._backoff == coordinator_module.RECONNECT_MIN_DELAY
+    assert coordinator.link.backoff == link_module.RECONNECT_MIN_DELAY
 
 
 @pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
@@ -343,9 +347,9 @@ async def test_silent_meter_becomes_unavailable(
     for _ in range(3):
         await push_and_wait(hass, meter, coordinator)
     # Pushes in quick succession: the minimum applies.
-    assert coordinator.stale_timeout == coordinator_module.STALE_TIMEOUT_MIN
+    assert coordinator.stale_timeout == watchdog_module.STALE_TIMEOUT_MIN
 
-    freezer.tick(timedelta(seconds=coordinator_module.STALE_TIMEOUT_MIN - 1))
+    freezer.tick(timedelta(seconds=watchdog_module.STALE_TIMEOUT_MIN - 1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
@@ -355,6 +359,8 @@ async def test_silent_meter_becomes_unavailable(
     await hass.async_block_till_done()
     assert _state(hass, "power_import").state == STATE_UNAVAILABLE
     assert "no valid frame received" in caplog.text
+    # The watchdog had the port opened again.
+    await wait_until(lambda: coordinator.counters.reconnects == 1, what="reopened")
     assert coordinator.connected
 
     await push_and_wait(hass, meter, coordinator)
