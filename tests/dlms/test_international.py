@@ -1,0 +1,225 @@
+"""Real push frames from other countries' public test suites, through the decoder.
+
+``tests/data/international.json`` holds frames from Norway, Sweden, Denmark,
+Switzerland, Cyprus, Luxembourg and Czechia with the values their sources
+state (or derive, with the reason written next to each value) and the
+scaling conventions those values rest on; ``international.md`` lists the
+sources. Every frame must either decode to exactly those values, units,
+meter time and meter identification, or be rejected with a named error.
+
+Where the decoder falls short today, the test is marked ``xfail(strict=True)``
+with the concrete wrong outcome (recorded under ``"today"`` in the JSON), so
+that fixing the decoder turns the mark into a failure that asks for its
+removal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import json
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+from custom_components.dlms_smartmeter.dlms import (
+    DecryptionError,
+    DlmsError,
+    LinkLayer,
+    MeterDecoder,
+    Reading,
+    Unit,
+)
+from tests.data import DATA
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+INTERNATIONAL: Final[dict[str, Any]] = json.loads(
+    (DATA / "international.json").read_text(encoding="utf-8")
+)
+FRAMES: Final[dict[str, dict[str, Any]]] = {
+    frame["id"]: frame for frame in INTERNATIONAL["frames"]
+}
+LINKS: Final = {"hdlc": LinkLayer.HDLC, "mbus": LinkLayer.MBUS, "apdu": LinkLayer.APDU}
+
+
+def key(frame: dict[str, Any], name: str) -> bytes | None:
+    text = frame.get(name)
+    return bytes.fromhex(text) if text else None
+
+
+def decode(frame: dict[str, Any]) -> list[Reading | DlmsError]:
+    """Outcomes of one frame: a link stream through ``feed``, an APDU directly."""
+    decoder = MeterDecoder(key(frame, "key"), key(frame, "auth_key"))
+    raw = bytes.fromhex(frame["hex"])
+    if frame["link"] == "apdu":
+        try:
+            return [decoder.decode_apdu(raw)]
+        except DlmsError as error:
+            return [error]
+    return decoder.feed(raw) + decoder.flush()
+
+
+def the_reading(frame: dict[str, Any]) -> Reading:
+    """The one reading of a frame, after the errors the frame is known to cause."""
+    outcomes = decode(frame)
+    readings = [item for item in outcomes if isinstance(item, Reading)]
+    errors = [item.kind for item in outcomes if not isinstance(item, Reading)]
+    assert errors == frame.get("leading_errors", []), outcomes
+    assert len(readings) == 1, outcomes
+    return readings[0]
+
+
+APPLIES: Final[dict[str, Callable[[dict[str, Any]], bool]]] = {
+    "values": lambda frame: "values" in frame,
+    "meter_time": lambda frame: bool(frame.get("meter_time")),
+    "identification": lambda frame: bool(frame.get("identification")),
+}
+
+
+def xfail_if(reason: str | None) -> list[pytest.MarkDecorator]:
+    """A strict xfail carrying today's wrong outcome, or no mark."""
+    if not reason:
+        return []
+    return [pytest.mark.xfail(strict=True, reason=f"today: {reason}")]
+
+
+def params(aspect: str) -> list[Any]:
+    """Frames a check applies to, marked xfail where today's outcome is wrong."""
+    result = []
+    for frame_id, frame in FRAMES.items():
+        if "expect_error" in frame or not APPLIES[aspect](frame):
+            continue
+        today = frame["today"]
+        reason = today.get("outcome") or today.get(aspect)
+        result.append(pytest.param(frame_id, id=frame_id, marks=xfail_if(reason)))
+    return result
+
+
+def error_params() -> list[Any]:
+    result = []
+    for frame_id, frame in FRAMES.items():
+        if "expect_error" not in frame:
+            continue
+        reason = frame["today"].get("outcome")
+        result.append(pytest.param(frame_id, id=frame_id, marks=xfail_if(reason)))
+    return result
+
+
+# --- the data file itself -----------------------------------------------------------
+
+
+def test_every_frame_names_its_source_and_the_basis_of_every_value() -> None:
+    conventions = INTERNATIONAL["conventions"]
+    assert len(FRAMES) == len(INTERNATIONAL["frames"])
+    for frame in FRAMES.values():
+        assert frame["source"]["repository"], frame["id"]
+        assert frame["source"]["path"], frame["id"]
+        assert frame["link"] in LINKS, frame["id"]
+        assert set(frame["conventions"]) <= set(conventions), frame["id"]
+        for code, entry in frame.get("values", {}).items():
+            assert entry["basis"], (frame["id"], code)
+            Unit(entry["unit"])  # every expected unit is one the package knows
+        if frame.get("withheld"):
+            assert frame["withheld_reason"], frame["id"]
+        assert ("values" in frame) != ("expect_error" in frame), frame["id"]
+
+
+def test_the_data_covers_the_meter_kinds_of_the_issue() -> None:
+    countries = {frame["country"] for frame in FRAMES.values()}
+    assert {"NO", "SE", "DK", "CH", "CY", "LU", "CZ"} <= countries
+    meters = " ".join(frame["meter"] for frame in FRAMES.values())
+    for kind in ("Kamstrup", "Kaifa", "Aidon", "E360", "E450", "E570", "AM550"):
+        assert kind in meters, kind
+
+
+# --- every frame against the decoder --------------------------------------------------
+
+
+@pytest.mark.parametrize("frame_id", params("values"))
+def test_values(frame_id: str) -> None:
+    """Exactly the stated values and units; nothing with a unit no source gives."""
+    frame = FRAMES[frame_id]
+    reading = the_reading(frame)
+    expected = frame["values"]
+    withheld = set(frame.get("withheld", []))
+    for code, entry in expected.items():
+        assert code in reading.values, code
+        actual = reading.values[code]
+        assert actual.unit is Unit(entry["unit"]), code
+        assert actual.value == pytest.approx(entry["value"], abs=1e-9), code
+    for code, value in reading.values.items():
+        if code in withheld:
+            # Reported at most as a bare number, never with a guessed unit.
+            assert value.unit is Unit.NONE, code
+        else:
+            assert code in expected, code
+
+
+@pytest.mark.parametrize("frame_id", params("meter_time"))
+def test_meter_time(frame_id: str) -> None:
+    """The meter's own clock: the body's clock object where the push carries one."""
+    stated = FRAMES[frame_id]["meter_time"]
+    meter_time = the_reading(FRAMES[frame_id]).meter_time
+    assert meter_time is not None
+    meter_time = meter_time.replace(microsecond=0)
+    if "utc" in stated:
+        expected = datetime.fromisoformat(stated["utc"]).replace(tzinfo=UTC)
+        assert meter_time == expected
+        return
+    assert meter_time.replace(tzinfo=None) == datetime.fromisoformat(stated["local"])
+    if "utc_offset_minutes" in stated:
+        offset = meter_time.utcoffset()
+        assert offset is not None
+        assert offset.total_seconds() == stated["utc_offset_minutes"] * 60
+
+
+@pytest.mark.parametrize("frame_id", params("identification"))
+def test_identification(frame_id: str) -> None:
+    """The meter's own number (serial or logical device name) for a stable ID."""
+    expected = FRAMES[frame_id]["identification"]["value"]
+    reading = the_reading(FRAMES[frame_id])
+    candidates = {reading.serial_number, getattr(reading, "logical_device_name", None)}
+    assert expected in candidates
+
+
+@pytest.mark.parametrize("frame_id", error_params())
+def test_rejected_with_a_named_error(frame_id: str) -> None:
+    frame = FRAMES[frame_id]
+    (outcome,) = decode(frame)
+    assert isinstance(outcome, DlmsError)
+    assert outcome.kind in frame["expect_error"]
+    assert str(outcome)
+
+
+# --- unencrypted pushes and the authenticated Smarty telegram ------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="today: a plain 0F data-notification on the raw APDU link yields no "
+    "outcome at all (the framer only starts raw APDUs at DB/DC 08)",
+)
+def test_plain_data_notification_on_the_apdu_link() -> None:
+    frame = FRAMES["SE-KAIFA-OBIS-AMSHAN"]
+    decoder = MeterDecoder(None, link=LinkLayer.APDU)
+    outcomes = decoder.feed(bytes.fromhex(frame["hex"])) + decoder.flush()
+    assert [type(item) for item in outcomes] == [Reading]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="today: without the authentication key the readable Smarty telegram "
+    "with an unexpected CRC is reported as a wrong key (DecryptionError)",
+)
+def test_smarty_without_authentication_key_is_not_called_a_wrong_key() -> None:
+    frame = dict(FRAMES["LU-SMARTY-SAG"], auth_key=None)
+    (outcome,) = decode(frame)
+    assert not isinstance(outcome, DecryptionError)
+
+
+def test_a_wrong_key_is_still_a_wrong_key() -> None:
+    # The guard against wrong keys must survive whatever the fixes above change.
+    frame = dict(FRAMES["DK-KAMSTRUP-OMNIPOWER"], key=bytes(16).hex(), auth_key=None)
+    outcomes = decode(frame)
+    assert [type(item) for item in outcomes] == [DecryptionError]
