@@ -20,6 +20,7 @@ from .errors import (
 )
 from .framing import LinkFrame, LinkLayer, StreamFramer
 from .keys import format_key, parse_key
+from .layouts import Layout
 from .reading import MeterValue, Reading, SecurityLevel, Unit
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DlmsError",
     "FramingError",
     "IncompleteError",
+    "Layout",
     "LinkFrame",
     "LinkLayer",
     "MalformedPayloadError",

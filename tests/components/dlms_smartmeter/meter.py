@@ -15,6 +15,7 @@ import tty
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_PORT
+from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dlms_smartmeter.const import (
@@ -229,6 +230,21 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def configure_flow(
+    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any] | None = None
+) -> Any:
+    """Send a flow's form, and follow its progress step to what comes after.
+
+    While the flow listens, it shows progress; Home Assistant moves on once
+    the listening ends, as the frontend does when it fetches the flow again.
+    """
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    while result["type"] is FlowResultType.SHOW_PROGRESS:
+        await hass.async_block_till_done()
+        result = await hass.config_entries.flow.async_configure(flow_id)
+    return result
 
 
 async def set_up_meter(

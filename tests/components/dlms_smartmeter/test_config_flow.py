@@ -9,14 +9,14 @@ import re
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT
+from homeassistant.const import CONF_PORT, CONF_URL
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import selector
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
-from custom_components.dlms_smartmeter import config_flow
+from custom_components.dlms_smartmeter import config_flow, flow_form, line_search
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -25,6 +25,7 @@ from custom_components.dlms_smartmeter.const import (
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
+    INTERFACE_AUTO,
     INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
     INTERFACE_KAERNTEN_WELS,
@@ -56,6 +57,7 @@ from .meter import (
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
+    configure_flow,
     corrupted,
     entry_data,
     get_response_frame,
@@ -90,11 +92,12 @@ TRANSLATIONS = _translations("en")
 
 def _user_input(port: str, key: str = TYPED_KEY, **fields: Any) -> dict[str, Any]:
     return {
-        CONF_PORT: port,
+        # A pty is not a detected port: it is typed, like a URL.
+        CONF_URL: port,
         CONF_ENCRYPTION_KEY: key,
         CONF_INTERFACE: INTERFACE_WIENER_NETZE,
         # The frontend sends a section even when it stays collapsed.
-        config_flow.SECTION_CUSTOM_LINE: {},
+        flow_form.SECTION_CUSTOM_LINE: {},
         **fields,
     }
 
@@ -106,7 +109,7 @@ def _custom_line(baudrate: str | None, parity: str | None) -> dict[str, Any]:
         line[CONF_BAUDRATE] = baudrate
     if parity is not None:
         line[CONF_PARITY] = parity
-    return {config_flow.SECTION_CUSTOM_LINE: line}
+    return {flow_form.SECTION_CUSTOM_LINE: line}
 
 
 def _stored(
@@ -190,8 +193,8 @@ async def test_user_form_offers_ports(
 ) -> None:
     """The port field is Home Assistant's port selector or a list of ports."""
     monkeypatch.setattr(
-        config_flow,
-        "_SERIAL_PORT_SELECTOR",
+        flow_form,
+        "SERIAL_PORT_SELECTOR",
         selector.TextSelector if native_selector else None,
     )
     result = await hass.config_entries.flow.async_init(
@@ -200,17 +203,19 @@ async def test_user_form_offers_ports(
     fields = _fields(result)
     assert set(fields) == {
         CONF_PORT,
+        CONF_URL,
         CONF_INTERFACE,
         CONF_ENCRYPTION_KEY,
         CONF_AUTHENTICATION_KEY,
-        config_flow.SECTION_CUSTOM_LINE,
+        flow_form.SECTION_CUSTOM_LINE,
     }
     port_selector = fields[CONF_PORT]
     if native_selector:
         assert isinstance(port_selector, selector.TextSelector)
         return
     assert isinstance(port_selector, selector.SelectSelector)
-    assert port_selector.config["custom_value"] is True
+    # Typed ports go into their own field, not into the list.
+    assert not port_selector.config["custom_value"]
     listed = await hass.async_add_executor_job(serialx.list_serial_ports)
     options = cast("list[selector.SelectOptionDict]", port_selector.config["options"])
     assert len(options) == len(listed)
@@ -220,21 +225,25 @@ async def test_user_form_offers_ports(
 
 
 async def test_user_form_offers_interfaces(hass: HomeAssistant) -> None:
-    """Interfaces named by operator and meter, Wiener Netze first, then custom."""
+    """Automatic first and the default, then by operator and meter, then custom."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
     interface_selector = _fields(result)[CONF_INTERFACE]
     assert isinstance(interface_selector, selector.SelectSelector)
-    assert interface_selector.config["options"] == [*INTERFACES, INTERFACE_CUSTOM]
+    assert interface_selector.config["options"] == [
+        INTERFACE_AUTO,
+        *INTERFACES,
+        INTERFACE_CUSTOM,
+    ]
     assert interface_selector.config["translation_key"] == CONF_INTERFACE
     schema: Any = result["data_schema"]
     [interface_key] = [key for key in schema.schema if str(key) == CONF_INTERFACE]
-    assert interface_key.default() == INTERFACE_WIENER_NETZE
+    assert interface_key.default() == INTERFACE_AUTO
     # Each label names the line settings the choice sets, in both languages.
     for language in ("en", "de"):
         labels = _translations(language)["selector"][CONF_INTERFACE]["options"]
-        assert set(labels) == {*INTERFACES, INTERFACE_CUSTOM}
+        assert set(labels) == {INTERFACE_AUTO, *INTERFACES, INTERFACE_CUSTOM}
         for name, interface in INTERFACES.items():
             assert f"({interface.baudrate} 8{interface.parity}1)" in labels[name]
 
@@ -257,7 +266,8 @@ async def test_every_placeholder_is_filled(
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert _used("user") <= set(_filled(result))
-    for value in _filled(result).values():
+    for name in flow_form.KEY_SOURCES:
+        value = _filled(result)[name]
         assert value.startswith("https://") or "@" in value
 
     entry = meter_entry(meter.port)
@@ -279,7 +289,11 @@ def test_older_entries_get_a_fitting_interface() -> None:
                 authentication_key=interface.authentication_key_issued,
             )
         ]
-        assert chosen == interface, name
+        assert (chosen.baudrate, chosen.parity) == (
+            interface.baudrate,
+            interface.parity,
+        ), name
+        assert chosen.authentication_key_issued == interface.authentication_key_issued
     assert interface_for(2400, "N", authentication_key=False) == INTERFACE_CUSTOM
 
 
@@ -287,9 +301,7 @@ async def test_user_creates_entry(hass: HomeAssistant, meter: PtyMeter) -> None:
     """Listening to a meter that decrypts creates the entry, keyed by the meter."""
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -309,14 +321,16 @@ async def test_user_with_authentication_and_interface(
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, **{CONF_AUTHENTICATION_KEY: OTHER_KEY.hex()}),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_authentication_key"}
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -348,7 +362,8 @@ async def test_user_tells_which_of_two_keys_is_wrong(
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
     # The two keys swapped: the encryption key is the wrong one.
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -367,7 +382,8 @@ async def test_user_tells_which_of_two_keys_is_wrong(
     meter.start_streaming(
         source=lambda: _authenticated_unsupported_frame(next(counters))
     )
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -405,9 +421,7 @@ async def test_user_line_settings(
     fields: dict[str, Any] = {CONF_INTERFACE: interface}
     if custom_line is not None:
         fields |= _custom_line(*custom_line)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, **fields)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, **fields))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (result["data"][CONF_BAUDRATE], result["data"][CONF_PARITY]) == stored
@@ -438,8 +452,8 @@ async def test_user_rejects_malformed_keys(
 ) -> None:
     """Keys that are not 32 hex characters are refused before listening."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, key, **advanced)
+    result = await configure_flow(
+        hass, flow_id, _user_input(meter.port, key, **advanced)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
@@ -447,9 +461,7 @@ async def test_user_rejects_malformed_keys(
     assert meter.simulator.frames_sent == 0
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -459,18 +471,14 @@ async def test_user_cannot_connect(
 ) -> None:
     """A port that does not exist, then the right one."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(str(tmp_path / "ttyUSB9"))
-    )
+    result = await configure_flow(hass, flow_id, _user_input(str(tmp_path / "ttyUSB9")))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
     # What was typed is offered again.
-    assert _suggested(result)[CONF_PORT] == str(tmp_path / "ttyUSB9")
+    assert _suggested(result)[CONF_URL] == str(tmp_path / "ttyUSB9")
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -482,9 +490,7 @@ async def test_user_port_busy(hass: HomeAssistant, meter: PtyMeter) -> None:
     )
     try:
         flow_id = await _start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, _user_input(meter.port)
-        )
+        result = await configure_flow(hass, flow_id, _user_input(meter.port))
         assert result["errors"] == {"base": "cannot_connect"}
     finally:
         transport.close()
@@ -497,24 +503,18 @@ async def test_user_port_closes_while_listening(
     """A read head that is pulled before anything arrived cannot be used."""
     flow_id = await _start_user_flow(hass)
     asyncio.get_running_loop().call_later(0.2, meter.unplug)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "cannot_connect"}
 
 
 async def test_user_no_data(hass: HomeAssistant, meter: PtyMeter) -> None:
     """A silent port (interface not enabled, head not on the meter), then data."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "no_data"}
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -529,15 +529,11 @@ async def test_user_no_valid_frames(
         meter.start_streaming(source=lambda: b"misaligned head, random light " * 3)
     else:
         meter.start_streaming(source=lambda: corrupted(meter.simulator.next_frame()))
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "no_valid_frames"}
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -546,14 +542,12 @@ async def test_user_invalid_key(hass: HomeAssistant, meter: PtyMeter) -> None:
     """Frames that do not decrypt with the key, then the right key."""
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, OTHER_KEY.hex())
+    result = await configure_flow(
+        hass, flow_id, _user_input(meter.port, OTHER_KEY.hex())
     )
     assert result["errors"] == {"base": "invalid_key"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -568,24 +562,18 @@ async def test_user_unsupported_meter(
         source=lambda: unsupported_frame(invocation_counter=next(counters))
     )
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unsupported_meter"}
     assert "unknown layout" in caplog.text
     assert TEST_KEY.hex() not in caplog.text.lower()
 
     meter.start_streaming(source=get_response_frame)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unsupported_meter"}
     assert "Frame not supported" in caplog.text
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -607,9 +595,7 @@ async def test_user_network_read_head(
     url = f"socket://127.0.0.1:{server.port}"
     try:
         flow_id = await _start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, _user_input(f"  {url} ")
-        )
+        result = await configure_flow(hass, flow_id, _user_input(f"  {url} "))
         await hass.async_block_till_done()
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_PORT] == url
@@ -628,19 +614,15 @@ async def test_user_unexpected_error(
     async def _broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(config_flow, "async_probe", _broken)
+    monkeypatch.setattr(line_search, "async_probe", _broken)
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unknown"}
 
     monkeypatch.undo()
     config_flow.LISTEN_TIMEOUT = 1.0  # type: ignore[misc]
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -653,9 +635,7 @@ async def test_user_port_already_configured(
     flow_id = await _start_user_flow(hass)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert loop.time() - started < config_flow.LISTEN_TIMEOUT
@@ -669,9 +649,7 @@ async def test_user_meter_already_configured(
     existing.add_to_hass(hass)
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
@@ -693,19 +671,13 @@ async def test_reauth_after_rejected_key(hass: HomeAssistant, meter: PtyMeter) -
     assert flow["step_id"] == "reauth_confirm"
     flow_id = flow["flow_id"]
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: "0x123"}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: "0x123"})
     assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key_format"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
     assert result["errors"] == {"base": "invalid_key"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: TYPED_KEY}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: TYPED_KEY})
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -734,7 +706,8 @@ async def test_reauth_while_running(hass: HomeAssistant, meter: PtyMeter) -> Non
     assert flow["context"]["source"] == SOURCE_REAUTH
     assert entry.state is ConfigEntryState.LOADED
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow["flow_id"],
         {CONF_ENCRYPTION_KEY: OTHER_KEY.hex(), CONF_AUTHENTICATION_KEY: ""},
     )
@@ -758,8 +731,8 @@ async def test_reauth_failed_check_resumes_reading(
     await hass.async_block_till_done()
     coordinator = entry.runtime_data
     result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
+    result = await configure_flow(
+        hass, result["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
     )
     assert result["errors"] == {"base": "invalid_key"}
     await wait_until(lambda: coordinator.connected, what="port reopened")
@@ -774,8 +747,8 @@ async def test_reauth_wrong_meter(hass: HomeAssistant, meter: PtyMeter) -> None:
     meter.simulator = make_simulator(system_title=OTHER_SYSTEM_TITLE)
     meter.start_streaming()
     result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
+    result = await configure_flow(
+        hass, result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_meter"
@@ -798,17 +771,20 @@ async def test_reconfigure_moves_port_and_line_settings(
 
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
-    assert _suggested(result)[CONF_PORT] == meter.port
+    # Not a detected port: offered in the field for typed ports.
+    assert _suggested(result)[CONF_URL] == meter.port
+    assert _suggested(result)[CONF_PORT] is None
     assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
-    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    line = _suggested(result, flow_form.SECTION_CUSTOM_LINE)
     assert line[CONF_BAUDRATE] == "9600"
 
     meter.stop_streaming()
     second_meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         result["flow_id"],
         {
-            CONF_PORT: second_meter.port,
+            CONF_URL: second_meter.port,
             CONF_ENCRYPTION_KEY: "",
             CONF_INTERFACE: INTERFACE_CUSTOM,
             **_custom_line("2400", "none"),
@@ -828,7 +804,7 @@ async def test_reconfigure_moves_port_and_line_settings(
     # The form offers the stored choice and line settings again.
     result = await entry.start_reconfigure_flow(hass)
     assert _suggested(result)[CONF_INTERFACE] == INTERFACE_CUSTOM
-    line = _suggested(result, config_flow.SECTION_CUSTOM_LINE)
+    line = _suggested(result, flow_form.SECTION_CUSTOM_LINE)
     assert line == {CONF_BAUDRATE: "2400", CONF_PARITY: "none"}
 
 
@@ -879,19 +855,15 @@ async def test_reconfigure_errors_then_recovers(
     result = await entry.start_reconfigure_flow(hass)
     flow_id = result["flow_id"]
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, "zz")
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, "zz"))
     assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key_format"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(str(tmp_path / "gone"), "")
+    result = await configure_flow(
+        hass, flow_id, _user_input(str(tmp_path / "gone"), "")
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, ""))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT, result.get("errors")
     assert result["reason"] == "reconfigure_successful"
@@ -907,9 +879,7 @@ async def test_reconfigure_wrong_meter(
     meter.simulator = make_simulator(system_title=OTHER_SYSTEM_TITLE)
     meter.start_streaming()
     result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, result["flow_id"], _user_input(meter.port, ""))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_meter"
     assert entry.data[CONF_PORT] == str(tmp_path / "ttyOLD")
@@ -923,9 +893,7 @@ async def test_reconfigure_port_of_other_meter(
     entry.add_to_hass(hass)
     meter_entry(meter.port, unique_id="0011223344556677").add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, result["flow_id"], _user_input(meter.port, ""))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -966,14 +934,14 @@ async def test_keys_never_reach_the_log(
     meter.simulator = make_simulator(authentication_key=TEST_AUTH_KEY)
     meter.start_streaming()
     flow_id = await _start_user_flow(hass)
-    await hass.config_entries.flow.async_configure(
+    await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, OTHER_KEY.hex(), **{CONF_AUTHENTICATION_KEY: "zz"}),
     )
-    await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, OTHER_KEY.hex())
-    )
-    result = await hass.config_entries.flow.async_configure(
+    await configure_flow(hass, flow_id, _user_input(meter.port, OTHER_KEY.hex()))
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, **{CONF_AUTHENTICATION_KEY: TEST_AUTH_KEY.hex()}),
     )
@@ -983,9 +951,7 @@ async def test_keys_never_reach_the_log(
     entry.async_start_reauth(hass)
     await hass.async_block_till_done()
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
-    )
+    await configure_flow(hass, flow["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
     log = caplog.text.lower()
     assert f"opened {meter.port}".lower() in log
     for key in (TEST_KEY, TEST_AUTH_KEY, OTHER_KEY):
