@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from unittest.mock import PropertyMock, patch
 
@@ -26,8 +27,18 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shorten the integration's waits so that a test takes a second, not ten."""
     from custom_components.dlms_smartmeter import config_flow, coordinator  # noqa: PLC0415
+    from custom_components.dlms_smartmeter.const import AUTO_CANDIDATES  # noqa: PLC0415
 
     monkeypatch.setattr(config_flow, "LISTEN_TIMEOUT", 1.0)
+    # The longest wait of the automatic search (an AMIS meter's minute).
+    monkeypatch.setattr(
+        config_flow,
+        "AUTO_CANDIDATES",
+        tuple(
+            replace(candidate, listen_time=2.0) if candidate.listen_time else candidate
+            for candidate in AUTO_CANDIDATES
+        ),
+    )
     monkeypatch.setattr(coordinator, "SETUP_TIMEOUT", 1.0)
     monkeypatch.setattr(coordinator, "RECONNECT_MIN_DELAY", 0.05)
     monkeypatch.setattr(coordinator, "RECONNECT_MAX_DELAY", 0.2)
