@@ -334,9 +334,11 @@ def _suggested(result: Any) -> dict[str, Any]:
     "ports", [{}, {CONF_PORT: "/dev/ttyUSB0", CONF_URL: "socket://head:8888"}]
 )
 async def test_one_port_field_at_a_time(
-    hass: HomeAssistant, ports: dict[str, str]
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, ports: dict[str, str]
 ) -> None:
     """A detected port or a typed one: neither or both cannot be used."""
+    detected = [selector.SelectOptionDict(value="/dev/ttyUSB0", label="USB IR head")]
+    monkeypatch.setattr(config_flow, "list_ports", lambda: detected)
     flow_id = await _start_user_flow(hass)
     form = _auto_input("")
     del form[CONF_URL]
