@@ -368,6 +368,8 @@ async def test_detected_port_from_the_list(
     )
     assert _suggested(result)[CONF_PORT] == meter.port
     assert _suggested(result)[CONF_URL] is None
+    # What the automatic choice found is offered, not the search again.
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
