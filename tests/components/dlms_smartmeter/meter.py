@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 import os
 import tty
 from typing import TYPE_CHECKING, Any, Final
@@ -19,6 +20,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dlms_smartmeter.const import (
+    AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
@@ -55,6 +57,12 @@ METER_ID: Final = SYSTEM_TITLE.hex().upper()
 OTHER_SYSTEM_TITLE: Final = b"ISKit\x09\x08\x07"
 SEED: Final = 7
 ENTITY_PREFIX: Final = "sensor.iskraemeco_am550_td0"
+
+FAST_CANDIDATES: Final = tuple(
+    replace(candidate, listen_time=2.0) if candidate.listen_time else candidate
+    for candidate in AUTO_CANDIDATES
+)
+"""The automatic choice's line settings with the longest wait cut short."""
 
 
 def make_simulator(**kwargs: Any) -> MeterSimulator:

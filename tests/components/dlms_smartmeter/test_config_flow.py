@@ -8,16 +8,25 @@ from pathlib import Path
 import re
 from typing import TYPE_CHECKING, Any, cast
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT, CONF_URL
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import selector
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_PORT, CONF_URL, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.data_entry_flow import (
+    EVENT_DATA_ENTRY_FLOW_PROGRESSED,
+    FlowResultType,
+)
+from homeassistant.helpers import entity_registry as er, selector
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
 from custom_components.dlms_smartmeter import config_flow, flow_form, line_search
 from custom_components.dlms_smartmeter.const import (
+    AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
@@ -37,7 +46,7 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     interface_for,
 )
-from custom_components.dlms_smartmeter.dlms import LinkLayer, format_key
+from custom_components.dlms_smartmeter.dlms import Layout, LinkLayer, format_key
 from custom_components.dlms_smartmeter.dlms.encoder import (
     SC_AUTHENTICATED,
     axdr_double_long_unsigned,
@@ -50,6 +59,7 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
 from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
 
 from .meter import (
+    FAST_CANDIDATES,
     METER_ID,
     OTHER_KEY,
     OTHER_SYSTEM_TITLE,
@@ -68,9 +78,11 @@ from .meter import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from homeassistant.core import HomeAssistant
+
+    from .rfc2217 import Rfc2217Meter
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
@@ -957,3 +969,288 @@ async def test_keys_never_reach_the_log(
     for key in (TEST_KEY, TEST_AUTH_KEY, OTHER_KEY):
         assert key.hex() not in log
         assert key.hex(" ") not in log
+
+
+# ---------------------------------------------------------------------------
+# Automatic line settings, behind RFC 2217 servers that send a meter's
+# frames only at its own line settings, and the progress step
+
+
+def _auto_input(typed: str, **fields: Any) -> dict[str, Any]:
+    return {
+        CONF_URL: typed,
+        CONF_ENCRYPTION_KEY: TEST_KEY.hex(),
+        CONF_INTERFACE: INTERFACE_AUTO,
+        flow_form.SECTION_CUSTOM_LINE: {},
+        **fields,
+    }
+
+
+def _texts(result: Any) -> dict[str, str]:
+    """The placeholders of a progress step or form."""
+    return dict(result["description_placeholders"] or {})
+
+
+def _progress_texts(
+    hass: HomeAssistant,
+) -> tuple[list[dict[str, str]], Callable[[], None]]:
+    """Placeholders of the progress step each time it tells the frontend to refresh."""
+    seen: list[dict[str, str]] = []
+
+    def _record(event: Any) -> None:
+        flow = hass.config_entries.flow._progress.get(event.data["flow_id"])
+        if flow is not None and flow.cur_step is not None:
+            seen.append(dict(flow.cur_step.get("description_placeholders") or {}))
+
+    return seen, hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, _record)
+
+
+@pytest.mark.parametrize(
+    ("layout", "baudrate", "parity", "interface", "tried"),
+    [
+        (Layout.WIENER_NETZE, 9600, "N", INTERFACE_WIENER_NETZE, 1),
+        (Layout.OBIS_FLAT_TRIPLES, 2400, "E", INTERFACE_NETZ_NOE, 2),
+        (Layout.P1_POSITIONAL, 115200, "N", INTERFACE_KAERNTEN_WELS, 3),
+    ],
+    ids=["optical", "mbus", "p1"],
+)
+async def test_auto_finds_the_line_settings(
+    hass: HomeAssistant,
+    rfc2217_meter: Callable[..., Any],
+    *,
+    layout: Layout,
+    baudrate: int,
+    parity: str,
+    interface: str,
+    tried: int,
+) -> None:
+    """Each kind of interface is found, stored with its choice, and then read."""
+    served: Rfc2217Meter = await rfc2217_meter(baudrate, parity, layout=layout)
+    seen, stop_listening = _progress_texts(hass)
+    flow_id = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _auto_input(served.url)
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["step_id"] == "listen"
+    assert result["progress_action"] == "search"
+    assert _texts(result)["setting"] == "9600 8N1"
+    assert _texts(result)["number"] == "1"
+    assert _texts(result)["count"] == str(len(AUTO_CANDIDATES))
+    assert "rfc2217://127.0.0.1" in _texts(result)["port"]
+
+    result = await configure_flow(hass, flow_id)
+    await hass.async_block_till_done()
+    stop_listening()
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert result["data"][CONF_PORT] == served.url
+    assert result["data"][CONF_BAUDRATE] == baudrate
+    assert result["data"][CONF_PARITY] == parity
+    assert result["data"][CONF_INTERFACE] == interface
+    # The search went through the settings in order and stopped at the
+    # meter's; the running entry then opened the port with those.
+    listened = [(line.baudrate, line.parity) for line in served.clients]
+    expected = [(c.baudrate, c.parity) for c in AUTO_CANDIDATES[:tried]]
+    assert listened[:tried] == expected
+    assert listened[tried:] == [(baudrate, parity)] * len(listened[tried:])
+    # The progress text named each setting as the search moved on.
+    settings = [texts["setting"] for texts in seen if "setting" in texts]
+    assert [str(c) for c in AUTO_CANDIDATES[1:tried]] == [
+        setting for setting in settings if setting != "9600 8N1"
+    ][: tried - 1]
+
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_until(lambda: entry.runtime_data.data is not None, what="first data")
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    states = [
+        hass.states.get(item.entity_id)
+        for item in er.async_entries_for_config_entry(registry, entry.entry_id)
+    ]
+    values = [
+        state.state
+        for state in states
+        if state is not None and state.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+    ]
+    assert values
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_auto_reports_the_settings_tried(
+    hass: HomeAssistant,
+    rfc2217_meter: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A meter at a setting no candidate has: noise at each, all named."""
+    # Pushes with quiet in between: each wrong setting is left after one push.
+    monkeypatch.setattr(line_search, "BURST_GAP", 0.1)
+    served: Rfc2217Meter = await rfc2217_meter(19200, "O", interval=0.3)
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(hass, flow_id, _auto_input(served.url))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "no_valid_frames"}
+    assert _texts(result)["tried"] == ", ".join(
+        str(candidate) for candidate in FAST_CANDIDATES
+    )
+    # What was typed is offered again.
+    assert _suggested(result)[CONF_URL] == served.url
+
+
+async def test_auto_silent_line(
+    hass: HomeAssistant, rfc2217_meter: Callable[..., Any]
+) -> None:
+    """Silence is silence at any setting: only the longer wait is tried too."""
+    silent: Rfc2217Meter = await rfc2217_meter(9600, "N", interval=3600)
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(hass, flow_id, _auto_input(silent.url))
+    assert result["errors"] == {"base": "no_data"}
+    assert _texts(result)["tried"] == "9600 8N1, 9600 8E1"
+    assert [str(line) for line in silent.clients] == ["9600 8N1", "9600 8E1"]
+
+    # The same form again, now with a meter that talks.
+    talking: Rfc2217Meter = await rfc2217_meter(9600, "N")
+    result = await configure_flow(hass, flow_id, _auto_input(talking.url))
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_INTERFACE] == INTERFACE_WIENER_NETZE
+    assert result["result"].unique_id == METER_ID
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_auto_stops_at_frames_with_a_wrong_key(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """Frames that do not decrypt prove the setting: the key is what is wrong."""
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(
+        hass, flow_id, _auto_input(meter.port, **{CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
+    )
+    assert result["errors"] == {"base": "invalid_key"}
+    assert _texts(result)["tried"] == "9600 8N1"
+
+
+async def test_explicit_choice_shows_its_setting(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """A named choice listens with its own setting, the usual way."""
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _auto_input(meter.port, **{CONF_INTERFACE: INTERFACE_NETZ_NOE})
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "listen"
+    assert _texts(result)["setting"] == "2400 8E1"
+    assert _texts(result)["seconds"] == "1"
+    result = await configure_flow(hass, flow_id)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_reauth_and_reconfigure_show_progress(
+    hass: HomeAssistant, rfc2217_meter: Callable[..., Any]
+) -> None:
+    """Reauth listens with the stored setting; reconfigure can search again."""
+    served: Rfc2217Meter = await rfc2217_meter(
+        2400, "E", layout=Layout.OBIS_FLAT_TRIPLES
+    )
+    entry = meter_entry(served.url, encryption_key=OTHER_KEY)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_BAUDRATE: 2400, CONF_PARITY: "E"}
+    )
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "listen"
+    assert _texts(result)["setting"] == "2400 8E1"
+    result = await configure_flow(hass, result["flow_id"])
+    await hass.async_block_till_done()
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+
+    # Reconfigure with the automatic choice: the entry was running and
+    # lends its port to the search.
+    await wait_until(lambda: entry.runtime_data.connected, what="entry connected")
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result)[CONF_URL] == served.url
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    result = await configure_flow(
+        hass,
+        result["flow_id"],
+        _auto_input(served.url, **{CONF_ENCRYPTION_KEY: ""}),
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert (entry.data[CONF_BAUDRATE], entry.data[CONF_PARITY]) == (2400, "E")
+    assert entry.data[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    assert entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------------------
+# Port fields
+
+
+@pytest.mark.parametrize(
+    "ports", [{}, {CONF_PORT: "/dev/ttyUSB0", CONF_URL: "socket://head:8888"}]
+)
+async def test_one_port_field_at_a_time(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, ports: dict[str, str]
+) -> None:
+    """A detected port or a typed one: neither or both cannot be used."""
+    detected = [selector.SelectOptionDict(value="/dev/ttyUSB0", label="USB IR head")]
+    monkeypatch.setattr(config_flow, "list_ports", lambda: detected)
+    flow_id = await _start_user_flow(hass)
+    form = _auto_input("")
+    del form[CONF_URL]
+    result = await configure_flow(hass, flow_id, {**form, **ports})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "port_or_url"}
+
+
+async def test_detected_port_from_the_list(
+    hass: HomeAssistant, meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port from the list is used as chosen and offered there again."""
+    detected = [selector.SelectOptionDict(value=meter.port, label="USB IR head")]
+    monkeypatch.setattr(config_flow, "list_ports", lambda: detected)
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    form = _auto_input("", **{CONF_PORT: meter.port})
+    del form[CONF_URL]
+    result = await configure_flow(hass, flow_id, form)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PORT] == meter.port
+    entry = result["result"]
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert _suggested(result)[CONF_PORT] == meter.port
+    assert _suggested(result)[CONF_URL] is None
+    # What the automatic choice found is offered, not the search again.
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_steps_without_a_check_show_the_form(hass: HomeAssistant) -> None:
+    """The listening steps reached without input fall back to the form."""
+    flow_id = await _start_user_flow(hass)
+    flow = cast(
+        "config_flow.DlmsSmartMeterConfigFlow",
+        hass.config_entries.flow._progress[flow_id],
+    )
+    for step in (flow.async_step_listen, flow.async_step_finish):
+        result = await step()
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "user"
