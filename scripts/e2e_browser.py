@@ -439,11 +439,9 @@ class BrowserTest:
         flow = self.page.locator("dialog-data-entry-flow")
         labels = _translations()["config"]["step"]["user"]["data"]
         # The serial port picker lists detected ports; a pty is not among
-        # them, so type it in as for a socket:// URL.
-        flow.get_by_label(labels["port"]).first.click()
-        flow.get_by_placeholder("Search").fill(port)
-        flow.get_by_text("Enter manually", exact=True).click()
-        flow.get_by_role("textbox", name=labels["port"]).fill(port)
+        # them, so it goes into the field for typed ports, like a socket://
+        # URL. The interface stays at its default, the automatic search.
+        flow.get_by_role("textbox", name=labels["url"]).fill(port)
         key_field = flow.get_by_role("textbox", name=labels["encryption_key"])
         # Typed key by key: the password field's label only moves up for
         # keystrokes, not for a value set at once.

@@ -1,15 +1,17 @@
 """Config flow: add a meter after listening to it on its port.
 
-The form asks for the port, the meter's interface (named by grid operator
-and meter; each choice sets baud rate and parity), and the key or keys.
-Every path that stores port, line settings or keys (setup, reauth,
-reconfigure) opens the port and waits for a frame that decrypts, so that a
-wrong port, line setting or key is reported before anything is saved, each
-with an error that says what to check.
+The form asks for the port, the meter's interface (automatic, or named by
+grid operator and meter; each named choice sets baud rate and parity), and
+the key or keys. Every path that stores port, line settings or keys (setup,
+reauth, reconfigure) opens the port and waits for a frame that decrypts, so
+that a wrong port, line setting or key is reported before anything is saved,
+each with an error that says what to check. While it listens, the flow shows
+a progress step that says which line setting it tries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant import config_entries
@@ -26,47 +28,51 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 import voluptuous as vol
 
-from .connection import (
-    InvalidAuthenticationKeyError,
-    InvalidKeyError,
-    LineSettings,
-    ProbeError,
-    async_probe,
-)
+from .connection import ProbeError
 from .const import (
+    AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
     CONF_INTERFACE,
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
-    DEFAULT_INTERFACE,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    INTERFACE_AUTO,
     LOGGER,
     MAX_UPDATE_INTERVAL,
+    LineCandidate,
+    interface_found,
 )
+from .dlms import SecurityLevel
 from .flow_fields import (
-    INTERFACE_SELECTOR,
+    KEY_SOURCES,
     PASSWORD,
     SECTION_CUSTOM_LINE,
     InvalidInputError,
     MeterInput,
-    custom_line_section,
     form_schema,
     interface_of,
-    line_settings_from,
+    line_choice,
     list_ports,
+    meter_schema,
     parity_choice,
     parse_keys,
+    port_fields,
     settings_of,
+    typed_port,
 )
+from .line_search import LineSearch
+from .link import redact_port
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Mapping
 
     from .coordinator import DlmsSmartMeterConfigEntry
     from .dlms import Reading
+    from .link import LineSettings
 
     _OptionsFlowBase = OptionsFlow
 else:
@@ -76,21 +82,36 @@ else:
 
 NEEDS_UPDATE_LISTENER: Final = _OptionsFlowBase is OptionsFlow
 
-# Home Assistant 2026.5 and later have a serial port selector that also
-# offers ESPHome serial proxies; older versions get a list of detected ports.
-_SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
-    selector, "SerialPortSelector", None
-)
-
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
 
-KEY_SOURCES: Final = {
-    # Where operators hand out keys. The key help texts name them through
-    # placeholders: hassfest refuses addresses inside translations.
-    "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
-    "netz_noe_email": "smartmeter@netz-noe.at",
-}
+STEP_LISTEN: Final = "listen"
+STEP_FINISH: Final = "finish"
+
+
+@dataclass(slots=True)
+class _Listening:
+    """One check against live frames, from the form to its outcome."""
+
+    meter_input: MeterInput
+    search: LineSearch
+    task: asyncio.Task[tuple[LineSettings, Reading]]
+    return_to: str
+    """The form's step: it shows the errors when nothing decoded."""
+    entry: ConfigEntry | None = None
+    found: tuple[LineSettings, Reading] | None = None
+
+    def entry_data(self, settings: LineSettings, reading: Reading) -> dict[str, Any]:
+        """What the entry stores: the settings that decoded, and their choice."""
+        interface = self.meter_input.interface
+        if interface == INTERFACE_AUTO:
+            interface = interface_found(
+                settings.baudrate,
+                settings.parity,
+                layout=reading.layout,
+                authenticated=reading.security is SecurityLevel.AUTHENTICATED,
+            )
+        return self.meter_input.entry_data(settings, interface)
 
 
 class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -98,6 +119,13 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start without a check against live frames."""
+        self._listening: _Listening | None = None
+        self._errors: dict[str, str] = {}
+        """Why the last check failed; shown until the form is sent again."""
+        self._form_input: dict[str, Any] | None = None
 
     @staticmethod
     @callback
@@ -114,27 +142,23 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for port, key and line settings; listen before creating the entry."""
-        errors: dict[str, str] = {}
         if user_input is not None:
+            self._errors = {}
+            self._form_input = user_input
             try:
                 meter_input = await self._async_parse(user_input, None)
             except InvalidInputError as err:
-                errors[err.field] = err.error
+                self._errors[err.field] = err.error
             else:
-                self._async_abort_entries_match({CONF_PORT: meter_input.settings.port})
-                reading = await self._async_listen(meter_input, None, errors)
-                if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
-                    self._abort_if_unique_id_configured()
-                    return self.async_create_entry(
-                        title=reading.identity.title, data=meter_input.as_entry_data()
-                    )
-        schema = await self._async_meter_schema(keys_required=True)
+                self._async_abort_entries_match({CONF_PORT: meter_input.port})
+                return await self._async_listen(meter_input, "user")
+        detected = await self.hass.async_add_executor_job(list_ports)
+        schema = meter_schema(detected, keys_required=True)
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
-            errors=errors,
-            description_placeholders=KEY_SOURCES,
+            data_schema=self.add_suggested_values_to_schema(schema, self._form_input),
+            errors=self._errors,
+            description_placeholders=self._placeholders(),
         )
 
     # ------------------------------------------------------------------
@@ -152,41 +176,31 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for new keys and check them against live frames."""
         entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
         if user_input is not None:
+            self._errors = {}
             try:
-                encryption_key, authentication_key = parse_keys(
+                keys = parse_keys(
                     user_input.get(CONF_ENCRYPTION_KEY),
                     user_input.get(CONF_AUTHENTICATION_KEY),
                     {},
                 )
             except InvalidInputError as err:
-                errors[err.field] = err.error
+                self._errors[err.field] = err.error
             else:
+                settings = settings_of(entry)
                 meter_input = MeterInput(
-                    settings_of(entry),
+                    settings.port,
                     interface_of(entry),
-                    encryption_key,
-                    authentication_key,
+                    (LineCandidate(settings.baudrate, settings.parity),),
+                    *keys,
                 )
-                reading = await self._async_listen(meter_input, entry, errors)
-                if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                    return self.async_update_reload_and_abort(
-                        entry, data=meter_input.as_entry_data()
-                    )
-        schema = form_schema(
-            {
-                vol.Required(CONF_ENCRYPTION_KEY): PASSWORD,
-                vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
-            }
-        )
+                return await self._async_listen(meter_input, "reauth_confirm", entry)
+        schema = _schema_of_keys()
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=schema,
-            errors=errors,
-            description_placeholders={**KEY_SOURCES, "name": entry.title},
+            errors=self._errors,
+            description_placeholders={**self._placeholders(), "name": entry.title},
         )
 
     # ------------------------------------------------------------------
@@ -197,152 +211,167 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change port, line settings or keys of the same meter."""
         entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
         if user_input is not None:
+            self._errors = {}
+            self._form_input = user_input
             try:
                 meter_input = await self._async_parse(user_input, entry)
             except InvalidInputError as err:
-                errors[err.field] = err.error
+                self._errors[err.field] = err.error
             else:
                 for other in self._async_current_entries(include_ignore=False):
                     if (
                         other.entry_id != entry.entry_id
-                        and other.data.get(CONF_PORT) == meter_input.settings.port
+                        and other.data.get(CONF_PORT) == meter_input.port
                     ):
                         return self.async_abort(reason="already_configured")
-                reading = await self._async_listen(meter_input, entry, errors)
-                if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                    return self.async_update_reload_and_abort(
-                        entry, data=meter_input.as_entry_data()
-                    )
+                return await self._async_listen(meter_input, "reconfigure", entry)
+        detected = await self.hass.async_add_executor_job(list_ports)
         settings = settings_of(entry)
-        suggested = user_input or {
-            CONF_PORT: settings.port,
+        suggested = self._form_input or {
+            **port_fields(settings.port, detected),
             CONF_INTERFACE: interface_of(entry),
             SECTION_CUSTOM_LINE: {
                 CONF_BAUDRATE: str(settings.baudrate),
                 CONF_PARITY: parity_choice(settings.parity),
             },
         }
-        schema = await self._async_meter_schema(keys_required=False)
+        schema = meter_schema(detected, keys_required=False)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            errors=errors,
-            description_placeholders=KEY_SOURCES,
+            errors=self._errors,
+            description_placeholders=self._placeholders(),
         )
+
+    # ------------------------------------------------------------------
+    # Listening (a progress step) and its outcome
+
+    async def async_step_listen(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - a progress step
+    ) -> ConfigFlowResult:
+        """Show what is being tried until the check ends, then go on."""
+        listening = self._listening
+        if listening is None:
+            return await self.async_step_user()
+        if not listening.task.done():
+            return self._show_progress(listening)
+        try:
+            listening.found = listening.task.result()
+        except ProbeError as err:
+            self._errors = {"base": err.reason}
+        except Exception:  # noqa: BLE001 - any failure must end in a form error
+            LOGGER.exception("Unexpected error while listening to the meter")
+            self._errors = {"base": "unknown"}
+        if listening.found is None:
+            return self.async_show_progress_done(next_step_id=listening.return_to)
+        return self.async_show_progress_done(next_step_id=STEP_FINISH)
+
+    async def async_step_finish(
+        self,
+        user_input: dict[str, Any] | None = None,  # noqa: ARG002 - after progress
+    ) -> ConfigFlowResult:
+        """Store what decoded: a new entry, or the changed one."""
+        listening = self._listening
+        if listening is None or listening.found is None:
+            return await self.async_step_user()
+        settings, reading = listening.found
+        await self.async_set_unique_id(reading.identity.meter_id)
+        data = listening.entry_data(settings, reading)
+        if listening.entry is None:
+            self._abort_if_unique_id_configured()
+            return self.async_create_entry(title=reading.identity.title, data=data)
+        self._abort_if_unique_id_mismatch(reason="wrong_meter")
+        return self.async_update_reload_and_abort(listening.entry, data=data)
 
     # ------------------------------------------------------------------
     # Helpers
 
-    async def _async_meter_schema(self, *, keys_required: bool) -> Any:
-        """Port, interface and keys; reconfigure keeps keys left blank."""
-        encryption_key = vol.Required if keys_required else vol.Optional
-        return form_schema(
-            {
-                vol.Required(CONF_PORT): await self._async_port_selector(),
-                vol.Required(
-                    CONF_INTERFACE, default=DEFAULT_INTERFACE
-                ): INTERFACE_SELECTOR,
-                encryption_key(CONF_ENCRYPTION_KEY): PASSWORD,
-                vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
-                vol.Required(SECTION_CUSTOM_LINE): custom_line_section(),
-            }
-        )
-
-    async def _async_port_selector(self) -> selector.Selector[Any]:
-        if _SERIAL_PORT_SELECTOR is not None:
-            return _SERIAL_PORT_SELECTOR()
-        options = await self.hass.async_add_executor_job(list_ports)
-        return selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=options,
-                custom_value=True,
-                mode=selector.SelectSelectorMode.DROPDOWN,
-            )
-        )
+    def _placeholders(self) -> dict[str, str]:
+        """Key sources, and the line settings the last check listened with."""
+        tried = self._listening.search.tried_text() if self._listening else ""
+        return {**KEY_SOURCES, "tried": tried or "-"}
 
     async def _async_parse(
         self, user_input: Mapping[str, Any], entry: ConfigEntry | None
     ) -> MeterInput:
         """Check the form's fields; blank keys keep the entry's keys."""
-        encryption_key, authentication_key = parse_keys(
+        keys = parse_keys(
             user_input.get(CONF_ENCRYPTION_KEY),
             user_input.get(CONF_AUTHENTICATION_KEY),
             entry.data if entry is not None else {},
         )
-        interface, baudrate, parity = line_settings_from(user_input)
-        port = await self._async_stable_port(user_input[CONF_PORT])
-        return MeterInput(
-            LineSettings(port, baudrate, parity),
-            interface,
-            encryption_key,
-            authentication_key,
-        )
+        port = await self._async_stable_port(typed_port(user_input))
+        interface, candidates = line_choice(user_input, AUTO_CANDIDATES)
+        return MeterInput(port, interface, candidates, *keys)
 
     async def _async_stable_port(self, port: str) -> str:
         """The ``/dev/serial/by-id`` name of a device path, URLs unchanged."""
-        port = port.strip()
         if "://" in port:
             return port
         return await self.hass.async_add_executor_job(usb.get_serial_by_id, port)
 
     async def _async_listen(
-        self,
-        meter_input: MeterInput,
-        entry: ConfigEntry | None,
-        errors: dict[str, str],
-    ) -> Reading | None:
-        """Listen for a reading; on failure put the reason into ``errors``."""
-        try:
-            if entry is not None and entry.state is ConfigEntryState.LOADED:
-                loaded: DlmsSmartMeterConfigEntry = entry
-                # The running entry holds the port; lend it to the check.
-                async with loaded.runtime_data.async_release_port():
-                    return await self._async_probe(meter_input)
-            return await self._async_probe(meter_input)
-        except ProbeError as err:
-            errors["base"] = err.reason
-        except Exception:  # noqa: BLE001 - any failure must end in a form error
-            LOGGER.exception("Unexpected error while listening to the meter")
-            errors["base"] = "unknown"
-        return None
-
-    @staticmethod
-    async def _async_probe(meter_input: MeterInput) -> Reading:
-        try:
-            return await async_probe(
-                meter_input.settings,
-                meter_input.encryption_key,
-                meter_input.authentication_key,
-                LISTEN_TIMEOUT,
-            )
-        except InvalidAuthenticationKeyError:
-            # The tag covers both keys, so a wrong encryption key fails it
-            # too (and people swap the two keys): tell which one is wrong.
-            if await _async_encryption_key_rejected(meter_input):
-                raise InvalidKeyError from None
-            raise
-
-
-async def _async_encryption_key_rejected(meter_input: MeterInput) -> bool:
-    """Whether the frames fail to decrypt with the encryption key alone.
-
-    Without an authentication key the tag is not checked, so the frames
-    decrypt exactly when the encryption key is right.
-    """
-    try:
-        await async_probe(
-            meter_input.settings, meter_input.encryption_key, None, LISTEN_TIMEOUT
+        self, meter_input: MeterInput, return_to: str, entry: ConfigEntry | None = None
+    ) -> ConfigFlowResult:
+        """Start listening in the background and show the progress step."""
+        search = LineSearch(
+            meter_input.port, meter_input.candidates, meter_input.keys, LISTEN_TIMEOUT
         )
-    except InvalidKeyError:
-        return True
-    except ProbeError:
-        # No verdict (the meter went quiet, say): keep the first finding.
-        return False
-    return False
+        search.on_next = self._async_show_next_setting
+        task = self.hass.async_create_task(
+            _async_search(search, entry), "dlms_smartmeter listen"
+        )
+        self._listening = _Listening(meter_input, search, task, return_to, entry)
+        # Always progress first, even when the check failed at once: a form
+        # step may not end in "progress done".
+        return self._show_progress(self._listening)
+
+    def _show_progress(self, listening: _Listening) -> ConfigFlowResult:
+        search = listening.search
+        current = search.current
+        return self.async_show_progress(
+            step_id=STEP_LISTEN,
+            progress_action="search" if search.automatic else "listen",
+            description_placeholders={
+                "port": redact_port(search.port),
+                "setting": str(current),
+                "number": str(search.number),
+                "count": str(len(search.candidates)),
+                "seconds": f"{search.wait(current):.0f}",
+            },
+            progress_task=listening.task,
+        )
+
+    async def _async_show_next_setting(self) -> None:
+        """Hand the progress step's new text to the frontend.
+
+        Configuring the flow again shows the same progress with new
+        placeholders, which tells the frontend to fetch it again (the same
+        way on every Home Assistant version).
+        """
+        await self.hass.config_entries.flow.async_configure(self.flow_id)
+
+
+async def _async_search(
+    search: LineSearch, entry: ConfigEntry | None
+) -> tuple[LineSettings, Reading]:
+    if entry is not None and entry.state is ConfigEntryState.LOADED:
+        loaded: DlmsSmartMeterConfigEntry = entry
+        # The running entry holds the port; lend it to the check.
+        async with loaded.runtime_data.async_release_port():
+            return await search.async_run()
+    return await search.async_run()
+
+
+def _schema_of_keys() -> Any:
+    return form_schema(
+        {
+            vol.Required(CONF_ENCRYPTION_KEY): PASSWORD,
+            vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
+        }
+    )
 
 
 class DlmsSmartMeterOptionsFlow(_OptionsFlowBase):
@@ -354,7 +383,7 @@ class DlmsSmartMeterOptionsFlow(_OptionsFlowBase):
         """Ask for the update interval."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
-        schema = form_schema(
+        options_schema = form_schema(
             {
                 vol.Required(
                     CONF_UPDATE_INTERVAL, default=DEFAULT_UPDATE_INTERVAL
@@ -375,6 +404,6 @@ class DlmsSmartMeterOptionsFlow(_OptionsFlowBase):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                schema, self.config_entry.options
+                options_schema, self.config_entry.options
             ),
         )

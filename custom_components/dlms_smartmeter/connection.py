@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 PROBE_FAILED_FRAMES: Final = 3
 """Valid frames without a reading after which a probe gives up early."""
 
+BURST_GAP: Final = 0.5
+"""Seconds without a byte that end a burst: a meter sends each push at once."""
+
 __all__ = [
+    "BURST_GAP",
     "SERIAL_ERRORS",
     "LineSettings",
     "ProbeError",
@@ -89,8 +93,19 @@ class UnsupportedMeterError(ProbeError):
 class _Probe:
     """Feeds bytes into a decoder until the first reading or a clear failure."""
 
-    def __init__(self, encryption_key: bytes, authentication_key: bytes | None) -> None:
+    def __init__(
+        self,
+        encryption_key: bytes,
+        authentication_key: bytes | None,
+        burst_gap: float | None = None,
+    ) -> None:
         self.decoder = MeterDecoder(encryption_key, authentication_key)
+        self._burst_gap = burst_gap
+        self._quiet_timer: asyncio.TimerHandle | None = None
+        self._heard_quiet = False
+        self._in_burst = False
+        self._whole_burst = False
+        self._frames_before_burst = 0
         self.bytes_received = 0
         self.failed_frames = 0
         self.authentication_failures = 0
@@ -102,9 +117,45 @@ class _Probe:
         self.transport: serialx.BaseSerialTransport | None = None
         """Where the protocol's replies to the meter go, once open."""
 
+    def listening(self) -> None:
+        """The port is open: from now on a quiet line is really quiet."""
+        self._wait_for_quiet()
+
+    def stop(self) -> None:
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+
+    def _wait_for_quiet(self) -> None:
+        if self._burst_gap is None:
+            return
+        self.stop()
+        self._quiet_timer = asyncio.get_running_loop().call_later(
+            self._burst_gap, self._quiet
+        )
+
+    def _quiet(self) -> None:
+        """No byte for a burst gap: a burst heard from its start is over."""
+        if (
+            self._in_burst
+            and self._whole_burst
+            and self.decoder.stats.frames == self._frames_before_burst
+            and not self.done.done()
+        ):
+            # Wrong line settings: a whole push arrived as bytes that hold
+            # no valid frame. Waiting for more pushes would not change that.
+            self.done.set_exception(NoValidFramesError())
+        self._in_burst = False
+        self._heard_quiet = True
+
     def feed(self, data: bytes) -> None:
         if self.done.done():
             return
+        if not self._in_burst:
+            self._in_burst = True
+            # Bytes right after opening may be the tail of a push.
+            self._whole_burst = self._heard_quiet
+            self._frames_before_burst = self.decoder.stats.frames
+        self._wait_for_quiet()
         self.bytes_received += len(data)
         outcomes = self.decoder.feed(data)
         self.send_replies()
@@ -159,12 +210,18 @@ async def async_probe(
     encryption_key: bytes,
     authentication_key: bytes | None,
     listen_time: float,
+    *,
+    burst_gap: float | None = None,
 ) -> Reading:
     """Open the port, listen up to ``listen_time`` seconds, return the first reading.
 
+    With ``burst_gap``, a burst of bytes heard from its start (after that
+    many quiet seconds) that holds no valid frame ends the wait early with
+    ``NoValidFramesError``: the line settings are wrong.
+
     Raises a ``ProbeError`` subclass that says what went wrong.
     """
-    probe = _Probe(encryption_key, authentication_key)
+    probe = _Probe(encryption_key, authentication_key, burst_gap)
     try:
         transport, protocol = await async_open(settings, probe.feed)
     except SERIAL_ERRORS as err:
@@ -172,6 +229,7 @@ async def async_probe(
         raise CannotConnectError from err
     probe.transport = transport
     probe.send_replies()
+    probe.listening()
     try:
         await asyncio.wait(
             (probe.done, protocol.closed),
@@ -180,6 +238,7 @@ async def async_probe(
         )
         lost = protocol.closed.done()
     finally:
+        probe.stop()
         await async_close(transport)
     error: BaseException | None
     if probe.done.done():

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import logging
 from typing import Final
 
+from .dlms import Layout
+
 DOMAIN: Final = "dlms_smartmeter"
 LOGGER = logging.getLogger(__package__)
 
@@ -42,6 +44,9 @@ class Interface:
     parity: str
     authentication_key_issued: bool = False
     """The operator hands out an authentication key with the encryption key."""
+    layouts: frozenset[str] = frozenset()
+    """Payload layouts of the meters behind this choice (tells apart choices
+    with the same line settings when the line settings were searched)."""
 
 
 # The framing (HDLC, M-Bus or a bare APDU) is not part of an interface: the
@@ -55,33 +60,56 @@ INTERFACE_BURGENLAND: Final = "netz_burgenland_optical"
 INTERFACE_STEIERMARK_E450: Final = "steiermark_e450_mbus"
 INTERFACE_STEIERMARK_T210: Final = "steiermark_t210_p1"
 INTERFACE_CUSTOM: Final = "custom"
-DEFAULT_INTERFACE: Final = INTERFACE_WIENER_NETZE
+INTERFACE_AUTO: Final = "auto"
+"""Not stored: the setup searches the line settings and stores what it found."""
+DEFAULT_INTERFACE: Final = INTERFACE_AUTO
 
 INTERFACES: Final[dict[str, Interface]] = {
     # Optical IR head: Iskraemeco AM550, Landis+Gyr E450, Siemens IM350.
-    INTERFACE_WIENER_NETZE: Interface(9600, PARITY_NONE),
+    INTERFACE_WIENER_NETZE: Interface(
+        9600,
+        PARITY_NONE,
+        layouts=frozenset({Layout.WIENER_NETZE, Layout.WIENER_NETZE_IM350}),
+    ),
     # Wired M-Bus (RJ12): Kaifa MA309, Sagemcom T210-D. Sources disagree on
     # the parity; 8E1 is the M-Bus standard, the custom choice covers 8N1.
-    INTERFACE_NETZ_NOE: Interface(2400, PARITY_EVEN),
+    INTERFACE_NETZ_NOE: Interface(
+        2400, PARITY_EVEN, layouts=frozenset({Layout.OBIS_FLAT_TRIPLES})
+    ),
     # Wired M-Bus (RJ12) of the Kaifa MA309 in Tyrol, Salzburg and Vorarlberg.
-    INTERFACE_TINETZ_SALZBURG_VORARLBERG: Interface(2400, PARITY_EVEN),
+    INTERFACE_TINETZ_SALZBURG_VORARLBERG: Interface(
+        2400, PARITY_EVEN, layouts=frozenset({Layout.OBIS_TRIPLES})
+    ),
     # RJ12 "P1" socket: Iskraemeco AM550, Siemens IM350.
-    INTERFACE_KAERNTEN_WELS: Interface(115200, PARITY_NONE),
+    INTERFACE_KAERNTEN_WELS: Interface(
+        115200, PARITY_NONE, layouts=frozenset({Layout.P1_POSITIONAL})
+    ),
     # Optical IR head on the Landis+Gyr E450 (authenticated frames).
-    INTERFACE_BURGENLAND: Interface(9600, PARITY_NONE, authentication_key_issued=True),
+    INTERFACE_BURGENLAND: Interface(
+        9600,
+        PARITY_NONE,
+        authentication_key_issued=True,
+        layouts=frozenset({Layout.BURGENLAND}),
+    ),
     # Wired M-Bus (RJ12) of the Landis+Gyr E450, also in Kärnten.
     INTERFACE_STEIERMARK_E450: Interface(
-        2400, PARITY_EVEN, authentication_key_issued=True
+        2400,
+        PARITY_EVEN,
+        authentication_key_issued=True,
+        layouts=frozenset({Layout.OBIS_PAIRS, Layout.SELF_DESCRIBING}),
     ),
     # RJ12 "P1" socket of the Sagemcom T210-D-R.
     INTERFACE_STEIERMARK_T210: Interface(
-        115200, PARITY_NONE, authentication_key_issued=True
+        115200,
+        PARITY_NONE,
+        authentication_key_issued=True,
+        layouts=frozenset({Layout.DSMR_TEXT}),
     ),
 }
 """The setup form's interface choices, named by grid operator and meter."""
 
-DEFAULT_BAUDRATE: Final = INTERFACES[DEFAULT_INTERFACE].baudrate
-DEFAULT_PARITY: Final = INTERFACES[DEFAULT_INTERFACE].parity
+DEFAULT_BAUDRATE: Final = INTERFACES[INTERFACE_WIENER_NETZE].baudrate
+DEFAULT_PARITY: Final = INTERFACES[INTERFACE_WIENER_NETZE].parity
 
 
 def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> str:
@@ -96,3 +124,60 @@ def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> st
         ):
             return name
     return INTERFACE_CUSTOM
+
+
+def interface_found(
+    baudrate: int, parity: str, *, layout: str, authenticated: bool
+) -> str:
+    """The interface choice that fits line settings found by the search.
+
+    Among the choices with these line settings, the one whose meters send
+    this payload layout wins, then the one whose frames carry (or lack) an
+    authentication tag like these. Without a choice for the line settings:
+    the custom one, which keeps them.
+    """
+    fitting = [
+        (name, interface)
+        for name, interface in INTERFACES.items()
+        if (interface.baudrate, interface.parity) == (baudrate, parity)
+    ]
+    if not fitting:
+        return INTERFACE_CUSTOM
+
+    def score(item: tuple[str, Interface]) -> tuple[bool, bool]:
+        interface = item[1]
+        return (
+            layout in interface.layouts,
+            interface.authentication_key_issued == authenticated,
+        )
+
+    return max(fitting, key=score)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class LineCandidate:
+    """One line setting the automatic choice listens with."""
+
+    baudrate: int
+    parity: str
+    listen_time: float | None = None
+    """Seconds to wait on a silent line; ``None``: the flow's usual wait."""
+
+    def __str__(self) -> str:
+        """The setting as people write it, e.g. ``9600 8N1``."""
+        return f"{self.baudrate} 8{self.parity}1"
+
+
+AMIS_LISTEN_TIME: Final = 70.0
+"""An AMIS meter sends its search request only once a minute."""
+
+AUTO_CANDIDATES: Final = (
+    LineCandidate(9600, PARITY_NONE),  # optical IR head
+    LineCandidate(2400, PARITY_EVEN),  # wired M-Bus
+    LineCandidate(115200, PARITY_NONE),  # P1
+    LineCandidate(2400, PARITY_NONE),  # M-Bus meters documented as 8N1
+    # Netz OÖ AMIS (optical, M-Bus inside): silent until its search request
+    # is answered, so it needs the longest wait and comes last.
+    LineCandidate(9600, PARITY_EVEN, AMIS_LISTEN_TIME),
+)
+"""Line settings the automatic choice tries, most likely first."""

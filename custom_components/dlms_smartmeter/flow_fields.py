@@ -1,4 +1,9 @@
-"""Fields of the config flow's forms: their schema, and the input read from them."""
+"""Fields of the config flow's forms: their schema, and the input read from them.
+
+Ports come in two fields: a detected port from a list, or a typed URL or
+path. Home Assistant 2026.5 and later mark a typed value in the port list as
+an unknown item, which reads like an error to the owner of a network head.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import usb
-from homeassistant.const import CONF_PORT
+from homeassistant.const import CONF_PORT, CONF_URL
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 import serialx
@@ -21,21 +26,36 @@ from .const import (
     DEFAULT_BAUDRATE,
     DEFAULT_INTERFACE,
     DEFAULT_PARITY,
+    INTERFACE_AUTO,
     INTERFACE_CUSTOM,
     INTERFACES,
     PARITY_CHOICES,
+    LineCandidate,
     interface_for,
 )
 from .dlms import format_key, parse_key
 from .link import LineSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from homeassistant.config_entries import ConfigEntry
 
+# Home Assistant 2026.5 and later have a serial port selector that also
+# offers ESPHome serial proxies; older versions get a list of detected ports.
+SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
+    selector, "SerialPortSelector", None
+)
+
 SECTION_CUSTOM_LINE: Final = "custom_line"
 """Form section with baud rate and parity for the custom interface choice."""
+
+KEY_SOURCES: Final = {
+    # Where operators hand out keys. The key help texts name them through
+    # placeholders: hassfest refuses addresses inside translations.
+    "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
+    "netz_noe_email": "smartmeter@netz-noe.at",
+}
 
 BAUDRATES: Final = (
     "300",
@@ -52,9 +72,12 @@ BAUDRATES: Final = (
 PASSWORD = selector.TextSelector(
     selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
 )
+_URL = selector.TextSelector(
+    selector.TextSelectorConfig(type=selector.TextSelectorType.TEXT)
+)
 INTERFACE_SELECTOR = selector.SelectSelector(
     selector.SelectSelectorConfig(
-        options=[*INTERFACES, INTERFACE_CUSTOM],
+        options=[INTERFACE_AUTO, *INTERFACES, INTERFACE_CUSTOM],
         translation_key=CONF_INTERFACE,
         mode=selector.SelectSelectorMode.DROPDOWN,
         sort=False,
@@ -75,7 +98,7 @@ class InvalidInputError(Exception):
     """A field that cannot be used; ``field`` and ``error`` go to the form."""
 
     def __init__(self, field_name: str, error: str) -> None:
-        """Name the field and the form error to show at it."""
+        """Name the field (or ``base``) and the error key."""
         super().__init__(error)
         self.field = field_name
         self.error = error
@@ -85,21 +108,28 @@ class InvalidInputError(Exception):
 class MeterInput:
     """Validated form input, ready to listen with."""
 
-    settings: LineSettings
+    port: str
     interface: str
-    """The form's interface choice (an ``INTERFACES`` name or the custom one)."""
+    """The form's interface choice: an ``INTERFACES`` name, custom or auto."""
+    candidates: tuple[LineCandidate, ...]
+    """The line settings to listen with (one, unless the choice is auto)."""
     # Keys stay out of the representation, so they cannot end up in a log.
     encryption_key: bytes = field(repr=False)
     authentication_key: bytes | None = field(repr=False)
 
-    def as_entry_data(self) -> dict[str, Any]:
-        """The entry data to store: port, line settings and keys as text."""
+    @property
+    def keys(self) -> tuple[bytes, bytes | None]:
+        """Encryption key and authentication key."""
+        return self.encryption_key, self.authentication_key
+
+    def entry_data(self, settings: LineSettings, interface: str) -> dict[str, Any]:
+        """What the entry stores once ``settings`` proved to work."""
         data: dict[str, Any] = {
-            CONF_PORT: self.settings.port,
+            CONF_PORT: settings.port,
             CONF_ENCRYPTION_KEY: format_key(self.encryption_key),
-            CONF_BAUDRATE: self.settings.baudrate,
-            CONF_PARITY: self.settings.parity,
-            CONF_INTERFACE: self.interface,
+            CONF_BAUDRATE: settings.baudrate,
+            CONF_PARITY: settings.parity,
+            CONF_INTERFACE: interface,
         }
         if self.authentication_key is not None:
             data[CONF_AUTHENTICATION_KEY] = format_key(self.authentication_key)
@@ -141,18 +171,32 @@ def parse_keys(
     return encryption_key, authentication_key
 
 
-def line_settings_from(user_input: Mapping[str, Any]) -> tuple[str, int, str]:
-    """Interface choice, baud rate and parity from the form."""
+def line_choice(
+    user_input: Mapping[str, Any], auto_candidates: Sequence[LineCandidate]
+) -> tuple[str, tuple[LineCandidate, ...]]:
+    """Interface choice and the line settings to listen with, from the form."""
     name = user_input.get(CONF_INTERFACE, DEFAULT_INTERFACE)
+    if name == INTERFACE_AUTO:
+        return name, tuple(auto_candidates)
     if name in INTERFACES:
         interface = INTERFACES[name]
-        return name, interface.baudrate, interface.parity
+        return name, (LineCandidate(interface.baudrate, interface.parity),)
     custom: Mapping[str, Any] = user_input.get(SECTION_CUSTOM_LINE, {})
-    return (
-        INTERFACE_CUSTOM,
-        int(custom.get(CONF_BAUDRATE) or DEFAULT_BAUDRATE),
-        PARITY_CHOICES.get(custom.get(CONF_PARITY) or "", DEFAULT_PARITY),
+    return INTERFACE_CUSTOM, (
+        LineCandidate(
+            int(custom.get(CONF_BAUDRATE) or DEFAULT_BAUDRATE),
+            PARITY_CHOICES.get(custom.get(CONF_PARITY) or "", DEFAULT_PARITY),
+        ),
     )
+
+
+def typed_port(user_input: Mapping[str, Any]) -> str:
+    """The one port of the form: a detected one or a typed URL or path."""
+    detected = str(user_input.get(CONF_PORT) or "").strip()
+    typed = str(user_input.get(CONF_URL) or "").strip()
+    if bool(detected) == bool(typed):
+        raise InvalidInputError("base", "port_or_url")
+    return detected or typed
 
 
 def parity_choice(parity: str) -> str:
@@ -180,6 +224,26 @@ def list_ports() -> list[selector.SelectOptionDict]:
     ]
 
 
+def port_fields(
+    port: str, detected: Sequence[selector.SelectOptionDict]
+) -> dict[str, str]:
+    """The form field that shows a stored port: the list only holds detected ones."""
+    if any(option["value"] == port for option in detected):
+        return {CONF_PORT: port}
+    return {CONF_URL: port}
+
+
+def port_selector(detected: list[selector.SelectOptionDict]) -> selector.Selector[Any]:
+    """Home Assistant's serial port selector, or a list of detected ports."""
+    if SERIAL_PORT_SELECTOR is not None:
+        return SERIAL_PORT_SELECTOR()
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=detected, mode=selector.SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
 def custom_line_section() -> section:
     """Baud rate and parity for the custom choice, collapsed by default."""
     return section(
@@ -202,6 +266,23 @@ def custom_line_section() -> section:
             }
         ),
         {"collapsed": True},
+    )
+
+
+def meter_schema(
+    detected: list[selector.SelectOptionDict], *, keys_required: bool
+) -> Any:
+    """Port, interface and keys; reconfigure keeps keys left blank."""
+    encryption_key = vol.Required if keys_required else vol.Optional
+    return form_schema(
+        {
+            vol.Optional(CONF_PORT): port_selector(detected),
+            vol.Optional(CONF_URL): _URL,
+            vol.Required(CONF_INTERFACE, default=DEFAULT_INTERFACE): INTERFACE_SELECTOR,
+            encryption_key(CONF_ENCRYPTION_KEY): PASSWORD,
+            vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
+            vol.Required(SECTION_CUSTOM_LINE): custom_line_section(),
+        }
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 import custom_components.dlms_smartmeter as integration
 from custom_components.dlms_smartmeter import connection
 from custom_components.dlms_smartmeter.const import (
+    INTERFACE_AUTO,
     INTERFACE_CUSTOM,
     INTERFACES,
     PARITY_CHOICES,
@@ -101,6 +102,7 @@ def test_errors_and_aborts_used_by_the_flow_exist() -> None:
         | {
             "invalid_encryption_key_format",
             "invalid_authentication_key_format",
+            "port_or_url",
             "unknown",
         }
         == errors
@@ -149,7 +151,11 @@ def test_every_field_is_described() -> None:
 
 def test_selector_options_are_translated() -> None:
     selectors = EN["selector"]
-    assert set(selectors["interface"]["options"]) == {*INTERFACES, INTERFACE_CUSTOM}
+    assert set(selectors["interface"]["options"]) == {
+        INTERFACE_AUTO,
+        *INTERFACES,
+        INTERFACE_CUSTOM,
+    }
     assert set(selectors["parity"]["options"]) == set(PARITY_CHOICES)
     # hassfest accepts only lower-case keys.
     for options in selectors.values():

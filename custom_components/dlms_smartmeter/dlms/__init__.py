@@ -6,6 +6,7 @@ Data flows one way: bytes -> link frames (:mod:`.framing`) -> APDU
 whole pipeline on a byte stream.
 """
 
+from .body import Layout
 from .decoder import DecoderStats, MeterDecoder
 from .errors import (
     AuthenticationError,
@@ -30,6 +31,7 @@ __all__ = [
     "DlmsError",
     "FramingError",
     "IncompleteError",
+    "Layout",
     "LinkFrame",
     "LinkLayer",
     "MalformedPayloadError",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
 
-from .meter import PtyMeter, make_simulator
+from .meter import FAST_CANDIDATES, PtyMeter, make_simulator
+from .rfc2217 import Rfc2217Meter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
 
 
@@ -32,6 +33,8 @@ def fast_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
     monkeypatch.setattr(config_flow, "LISTEN_TIMEOUT", 1.0)
+    # The longest wait of the automatic search (an AMIS meter's minute).
+    monkeypatch.setattr(config_flow, "AUTO_CANDIDATES", FAST_CANDIDATES)
     monkeypatch.setattr(coordinator, "SETUP_TIMEOUT", 1.0)
     monkeypatch.setattr(link, "RECONNECT_MIN_DELAY", 0.05)
     monkeypatch.setattr(link, "RECONNECT_MAX_DELAY", 0.2)
@@ -43,6 +46,26 @@ def meter(tmp_path: Path) -> Iterator[PtyMeter]:
     simulated = PtyMeter(tmp_path / "ttyMETER", make_simulator())
     yield simulated
     simulated.close()
+
+
+@pytest.fixture
+async def rfc2217_meter(socket_enabled: None) -> AsyncIterator[Callable[..., Any]]:
+    """Start meters behind RFC 2217 servers; all stop at the end of the test."""
+    started: list[Rfc2217Meter] = []
+
+    async def _start(
+        baudrate: int, parity: str, *, interval: float = 0.05, **simulator: Any
+    ) -> Rfc2217Meter:
+        served = Rfc2217Meter(
+            make_simulator(**simulator), baudrate, parity, interval=interval
+        )
+        await served.start()
+        started.append(served)
+        return served
+
+    yield _start
+    for served in started:
+        await served.aclose()
 
 
 @pytest.fixture

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 import os
 import tty
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_PORT
+from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
 from custom_components.dlms_smartmeter.const import (
+    AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
@@ -57,6 +60,12 @@ METER_ID: Final = SYSTEM_TITLE.hex().upper()
 OTHER_SYSTEM_TITLE: Final = b"ISKit\x09\x08\x07"
 SEED: Final = 7
 ENTITY_PREFIX: Final = "sensor.iskraemeco_am550_td0"
+
+FAST_CANDIDATES: Final = tuple(
+    replace(candidate, listen_time=2.0) if candidate.listen_time else candidate
+    for candidate in AUTO_CANDIDATES
+)
+"""The automatic choice's line settings with the longest wait cut short."""
 
 
 def make_simulator(**kwargs: Any) -> MeterSimulator:
@@ -245,6 +254,21 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def configure_flow(
+    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any] | None = None
+) -> Any:
+    """Send a flow's form, and follow its progress step to what comes after.
+
+    While the flow listens, it shows progress; Home Assistant moves on once
+    the listening ends, as the frontend does when it fetches the flow again.
+    """
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    while result["type"] is FlowResultType.SHOW_PROGRESS:
+        await hass.async_block_till_done()
+        result = await hass.config_entries.flow.async_configure(flow_id)
+    return result
 
 
 async def set_up_meter(

@@ -8,16 +8,25 @@ from pathlib import Path
 import re
 from typing import TYPE_CHECKING, Any, cast
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import selector
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_PORT, CONF_URL, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.data_entry_flow import (
+    EVENT_DATA_ENTRY_FLOW_PROGRESSED,
+    FlowResultType,
+)
+from homeassistant.helpers import entity_registry as er, selector
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
-from custom_components.dlms_smartmeter import config_flow, flow_fields
+from custom_components.dlms_smartmeter import config_flow, flow_fields, line_search
 from custom_components.dlms_smartmeter.const import (
+    AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
@@ -25,6 +34,7 @@ from custom_components.dlms_smartmeter.const import (
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
+    INTERFACE_AUTO,
     INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
     INTERFACE_KAERNTEN_WELS,
@@ -36,7 +46,7 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     interface_for,
 )
-from custom_components.dlms_smartmeter.dlms import LinkLayer, format_key
+from custom_components.dlms_smartmeter.dlms import Layout, LinkLayer, format_key
 from custom_components.dlms_smartmeter.dlms.apdu import (
     encode_data_notification,
     encode_general_glo_ciphering,
@@ -51,6 +61,7 @@ from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
 from custom_components.dlms_smartmeter.dlms.security import SC_AUTHENTICATED
 
 from .meter import (
+    FAST_CANDIDATES,
     METER_ID,
     OTHER_KEY,
     OTHER_SYSTEM_TITLE,
@@ -58,6 +69,7 @@ from .meter import (
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
+    configure_flow,
     corrupted,
     entry_data,
     get_response_frame,
@@ -68,9 +80,11 @@ from .meter import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from homeassistant.core import HomeAssistant
+
+    from .rfc2217 import Rfc2217Meter
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
@@ -92,7 +106,8 @@ TRANSLATIONS = _translations("en")
 
 def _user_input(port: str, key: str = TYPED_KEY, **fields: Any) -> dict[str, Any]:
     return {
-        CONF_PORT: port,
+        # A pty is not a detected port: it is typed, like a URL.
+        CONF_URL: port,
         CONF_ENCRYPTION_KEY: key,
         CONF_INTERFACE: INTERFACE_WIENER_NETZE,
         # The frontend sends a section even when it stays collapsed.
@@ -192,8 +207,8 @@ async def test_user_form_offers_ports(
 ) -> None:
     """The port field is Home Assistant's port selector or a list of ports."""
     monkeypatch.setattr(
-        config_flow,
-        "_SERIAL_PORT_SELECTOR",
+        flow_fields,
+        "SERIAL_PORT_SELECTOR",
         selector.TextSelector if native_selector else None,
     )
     result = await hass.config_entries.flow.async_init(
@@ -202,6 +217,7 @@ async def test_user_form_offers_ports(
     fields = _fields(result)
     assert set(fields) == {
         CONF_PORT,
+        CONF_URL,
         CONF_INTERFACE,
         CONF_ENCRYPTION_KEY,
         CONF_AUTHENTICATION_KEY,
@@ -212,7 +228,8 @@ async def test_user_form_offers_ports(
         assert isinstance(port_selector, selector.TextSelector)
         return
     assert isinstance(port_selector, selector.SelectSelector)
-    assert port_selector.config["custom_value"] is True
+    # Typed ports go into their own field, not into the list.
+    assert not port_selector.config["custom_value"]
     listed = await hass.async_add_executor_job(serialx.list_serial_ports)
     options = cast("list[selector.SelectOptionDict]", port_selector.config["options"])
     assert len(options) == len(listed)
@@ -222,21 +239,25 @@ async def test_user_form_offers_ports(
 
 
 async def test_user_form_offers_interfaces(hass: HomeAssistant) -> None:
-    """Interfaces named by operator and meter, Wiener Netze first, then custom."""
+    """Automatic first and the default, then by operator and meter, then custom."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
     interface_selector = _fields(result)[CONF_INTERFACE]
     assert isinstance(interface_selector, selector.SelectSelector)
-    assert interface_selector.config["options"] == [*INTERFACES, INTERFACE_CUSTOM]
+    assert interface_selector.config["options"] == [
+        INTERFACE_AUTO,
+        *INTERFACES,
+        INTERFACE_CUSTOM,
+    ]
     assert interface_selector.config["translation_key"] == CONF_INTERFACE
     schema: Any = result["data_schema"]
     [interface_key] = [key for key in schema.schema if str(key) == CONF_INTERFACE]
-    assert interface_key.default() == INTERFACE_WIENER_NETZE
+    assert interface_key.default() == INTERFACE_AUTO
     # Each label names the line settings the choice sets, in both languages.
     for language in ("en", "de"):
         labels = _translations(language)["selector"][CONF_INTERFACE]["options"]
-        assert set(labels) == {*INTERFACES, INTERFACE_CUSTOM}
+        assert set(labels) == {INTERFACE_AUTO, *INTERFACES, INTERFACE_CUSTOM}
         for name, interface in INTERFACES.items():
             assert f"({interface.baudrate} 8{interface.parity}1)" in labels[name]
 
@@ -259,7 +280,8 @@ async def test_every_placeholder_is_filled(
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert _used("user") <= set(_filled(result))
-    for value in _filled(result).values():
+    for name in flow_fields.KEY_SOURCES:
+        value = _filled(result)[name]
         assert value.startswith("https://") or "@" in value
 
     entry = meter_entry(meter.port)
@@ -281,7 +303,11 @@ def test_older_entries_get_a_fitting_interface() -> None:
                 authentication_key=interface.authentication_key_issued,
             )
         ]
-        assert chosen == interface, name
+        assert (chosen.baudrate, chosen.parity) == (
+            interface.baudrate,
+            interface.parity,
+        ), name
+        assert chosen.authentication_key_issued == interface.authentication_key_issued
     assert interface_for(2400, "N", authentication_key=False) == INTERFACE_CUSTOM
 
 
@@ -289,9 +315,7 @@ async def test_user_creates_entry(hass: HomeAssistant, meter: PtyMeter) -> None:
     """Listening to a meter that decrypts creates the entry, keyed by the meter."""
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -311,14 +335,16 @@ async def test_user_with_authentication_and_interface(
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, **{CONF_AUTHENTICATION_KEY: OTHER_KEY.hex()}),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_authentication_key"}
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -350,7 +376,8 @@ async def test_user_tells_which_of_two_keys_is_wrong(
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
     # The two keys swapped: the encryption key is the wrong one.
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -369,7 +396,8 @@ async def test_user_tells_which_of_two_keys_is_wrong(
     meter.start_streaming(
         source=lambda: _authenticated_unsupported_frame(next(counters))
     )
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(
             meter.port,
@@ -407,9 +435,7 @@ async def test_user_line_settings(
     fields: dict[str, Any] = {CONF_INTERFACE: interface}
     if custom_line is not None:
         fields |= _custom_line(*custom_line)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, **fields)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, **fields))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert (result["data"][CONF_BAUDRATE], result["data"][CONF_PARITY]) == stored
@@ -440,8 +466,8 @@ async def test_user_rejects_malformed_keys(
 ) -> None:
     """Keys that are not 32 hex characters are refused before listening."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, key, **advanced)
+    result = await configure_flow(
+        hass, flow_id, _user_input(meter.port, key, **advanced)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
@@ -449,9 +475,7 @@ async def test_user_rejects_malformed_keys(
     assert meter.simulator.frames_sent == 0
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -461,18 +485,14 @@ async def test_user_cannot_connect(
 ) -> None:
     """A port that does not exist, then the right one."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(str(tmp_path / "ttyUSB9"))
-    )
+    result = await configure_flow(hass, flow_id, _user_input(str(tmp_path / "ttyUSB9")))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
     # What was typed is offered again.
-    assert _suggested(result)[CONF_PORT] == str(tmp_path / "ttyUSB9")
+    assert _suggested(result)[CONF_URL] == str(tmp_path / "ttyUSB9")
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -484,9 +504,7 @@ async def test_user_port_busy(hass: HomeAssistant, meter: PtyMeter) -> None:
     )
     try:
         flow_id = await _start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, _user_input(meter.port)
-        )
+        result = await configure_flow(hass, flow_id, _user_input(meter.port))
         assert result["errors"] == {"base": "cannot_connect"}
     finally:
         transport.close()
@@ -499,24 +517,18 @@ async def test_user_port_closes_while_listening(
     """A read head that is pulled before anything arrived cannot be used."""
     flow_id = await _start_user_flow(hass)
     asyncio.get_running_loop().call_later(0.2, meter.unplug)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "cannot_connect"}
 
 
 async def test_user_no_data(hass: HomeAssistant, meter: PtyMeter) -> None:
     """A silent port (interface not enabled, head not on the meter), then data."""
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "no_data"}
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -531,15 +543,11 @@ async def test_user_no_valid_frames(
         meter.start_streaming(source=lambda: b"misaligned head, random light " * 3)
     else:
         meter.start_streaming(source=lambda: corrupted(meter.simulator.next_frame()))
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "no_valid_frames"}
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -548,14 +556,12 @@ async def test_user_invalid_key(hass: HomeAssistant, meter: PtyMeter) -> None:
     """Frames that do not decrypt with the key, then the right key."""
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, OTHER_KEY.hex())
+    result = await configure_flow(
+        hass, flow_id, _user_input(meter.port, OTHER_KEY.hex())
     )
     assert result["errors"] == {"base": "invalid_key"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -570,24 +576,18 @@ async def test_user_unsupported_meter(
         source=lambda: unsupported_frame(invocation_counter=next(counters))
     )
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unsupported_meter"}
     assert "unknown layout" in caplog.text
     assert TEST_KEY.hex() not in caplog.text.lower()
 
     meter.start_streaming(source=get_response_frame)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unsupported_meter"}
     assert "Frame not supported" in caplog.text
 
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -609,9 +609,7 @@ async def test_user_network_read_head(
     url = f"socket://127.0.0.1:{server.port}"
     try:
         flow_id = await _start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, _user_input(f"  {url} ")
-        )
+        result = await configure_flow(hass, flow_id, _user_input(f"  {url} "))
         await hass.async_block_till_done()
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_PORT] == url
@@ -630,19 +628,15 @@ async def test_user_unexpected_error(
     async def _broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(config_flow, "async_probe", _broken)
+    monkeypatch.setattr(line_search, "async_probe", _broken)
     flow_id = await _start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "unknown"}
 
     monkeypatch.undo()
     config_flow.LISTEN_TIMEOUT = 1.0  # type: ignore[misc]
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -655,9 +649,7 @@ async def test_user_port_already_configured(
     flow_id = await _start_user_flow(hass)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert loop.time() - started < config_flow.LISTEN_TIMEOUT
@@ -671,9 +663,7 @@ async def test_user_meter_already_configured(
     existing.add_to_hass(hass)
     flow_id = await _start_user_flow(hass)
     meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port)
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
@@ -695,19 +685,13 @@ async def test_reauth_after_rejected_key(hass: HomeAssistant, meter: PtyMeter) -
     assert flow["step_id"] == "reauth_confirm"
     flow_id = flow["flow_id"]
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: "0x123"}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: "0x123"})
     assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key_format"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
     assert result["errors"] == {"base": "invalid_key"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_ENCRYPTION_KEY: TYPED_KEY}
-    )
+    result = await configure_flow(hass, flow_id, {CONF_ENCRYPTION_KEY: TYPED_KEY})
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -736,7 +720,8 @@ async def test_reauth_while_running(hass: HomeAssistant, meter: PtyMeter) -> Non
     assert flow["context"]["source"] == SOURCE_REAUTH
     assert entry.state is ConfigEntryState.LOADED
 
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         flow["flow_id"],
         {CONF_ENCRYPTION_KEY: OTHER_KEY.hex(), CONF_AUTHENTICATION_KEY: ""},
     )
@@ -760,8 +745,8 @@ async def test_reauth_failed_check_resumes_reading(
     await hass.async_block_till_done()
     coordinator = entry.runtime_data
     result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
+    result = await configure_flow(
+        hass, result["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
     )
     assert result["errors"] == {"base": "invalid_key"}
     await wait_until(lambda: coordinator.connected, what="port reopened")
@@ -776,8 +761,8 @@ async def test_reauth_wrong_meter(hass: HomeAssistant, meter: PtyMeter) -> None:
     meter.simulator = make_simulator(system_title=OTHER_SYSTEM_TITLE)
     meter.start_streaming()
     result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
+    result = await configure_flow(
+        hass, result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_meter"
@@ -800,17 +785,20 @@ async def test_reconfigure_moves_port_and_line_settings(
 
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
-    assert _suggested(result)[CONF_PORT] == meter.port
+    # Not a detected port: offered in the field for typed ports.
+    assert _suggested(result)[CONF_URL] == meter.port
+    assert _suggested(result)[CONF_PORT] is None
     assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
     line = _suggested(result, flow_fields.SECTION_CUSTOM_LINE)
     assert line[CONF_BAUDRATE] == "9600"
 
     meter.stop_streaming()
     second_meter.start_streaming()
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         result["flow_id"],
         {
-            CONF_PORT: second_meter.port,
+            CONF_URL: second_meter.port,
             CONF_ENCRYPTION_KEY: "",
             CONF_INTERFACE: INTERFACE_CUSTOM,
             **_custom_line("2400", "none"),
@@ -881,19 +869,15 @@ async def test_reconfigure_errors_then_recovers(
     result = await entry.start_reconfigure_flow(hass)
     flow_id = result["flow_id"]
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, "zz")
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, "zz"))
     assert result["errors"] == {CONF_ENCRYPTION_KEY: "invalid_encryption_key_format"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(str(tmp_path / "gone"), "")
+    result = await configure_flow(
+        hass, flow_id, _user_input(str(tmp_path / "gone"), "")
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, flow_id, _user_input(meter.port, ""))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT, result.get("errors")
     assert result["reason"] == "reconfigure_successful"
@@ -909,9 +893,7 @@ async def test_reconfigure_wrong_meter(
     meter.simulator = make_simulator(system_title=OTHER_SYSTEM_TITLE)
     meter.start_streaming()
     result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, result["flow_id"], _user_input(meter.port, ""))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_meter"
     assert entry.data[CONF_PORT] == str(tmp_path / "ttyOLD")
@@ -925,9 +907,7 @@ async def test_reconfigure_port_of_other_meter(
     entry.add_to_hass(hass)
     meter_entry(meter.port, unique_id="0011223344556677").add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _user_input(meter.port, "")
-    )
+    result = await configure_flow(hass, result["flow_id"], _user_input(meter.port, ""))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -968,14 +948,14 @@ async def test_keys_never_reach_the_log(
     meter.simulator = make_simulator(authentication_key=TEST_AUTH_KEY)
     meter.start_streaming()
     flow_id = await _start_user_flow(hass)
-    await hass.config_entries.flow.async_configure(
+    await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, OTHER_KEY.hex(), **{CONF_AUTHENTICATION_KEY: "zz"}),
     )
-    await hass.config_entries.flow.async_configure(
-        flow_id, _user_input(meter.port, OTHER_KEY.hex())
-    )
-    result = await hass.config_entries.flow.async_configure(
+    await configure_flow(hass, flow_id, _user_input(meter.port, OTHER_KEY.hex()))
+    result = await configure_flow(
+        hass,
         flow_id,
         _user_input(meter.port, **{CONF_AUTHENTICATION_KEY: TEST_AUTH_KEY.hex()}),
     )
@@ -985,11 +965,294 @@ async def test_keys_never_reach_the_log(
     entry.async_start_reauth(hass)
     await hass.async_block_till_done()
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}
-    )
+    await configure_flow(hass, flow["flow_id"], {CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
     log = caplog.text.lower()
     assert f"opened {meter.port}".lower() in log
     for key in (TEST_KEY, TEST_AUTH_KEY, OTHER_KEY):
         assert key.hex() not in log
         assert key.hex(" ") not in log
+
+
+# ---------------------------------------------------------------------------
+# Automatic line settings, behind RFC 2217 servers that send a meter's
+# frames only at its own line settings, and the progress step
+
+
+def _auto_input(typed: str, **fields: Any) -> dict[str, Any]:
+    return {
+        CONF_URL: typed,
+        CONF_ENCRYPTION_KEY: TEST_KEY.hex(),
+        CONF_INTERFACE: INTERFACE_AUTO,
+        flow_fields.SECTION_CUSTOM_LINE: {},
+        **fields,
+    }
+
+
+def _texts(result: Any) -> dict[str, str]:
+    """The placeholders of a progress step or form."""
+    return dict(result["description_placeholders"] or {})
+
+
+def _progress_texts(
+    hass: HomeAssistant,
+) -> tuple[list[dict[str, str]], Callable[[], None]]:
+    """Placeholders of the progress step each time it tells the frontend to refresh."""
+    seen: list[dict[str, str]] = []
+
+    def _record(event: Any) -> None:
+        flow = hass.config_entries.flow._progress.get(event.data["flow_id"])
+        if flow is not None and flow.cur_step is not None:
+            seen.append(dict(flow.cur_step.get("description_placeholders") or {}))
+
+    return seen, hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, _record)
+
+
+@pytest.mark.parametrize(
+    ("layout", "baudrate", "parity", "interface", "tried"),
+    [
+        (Layout.WIENER_NETZE, 9600, "N", INTERFACE_WIENER_NETZE, 1),
+        (Layout.OBIS_FLAT_TRIPLES, 2400, "E", INTERFACE_NETZ_NOE, 2),
+        (Layout.P1_POSITIONAL, 115200, "N", INTERFACE_KAERNTEN_WELS, 3),
+    ],
+    ids=["optical", "mbus", "p1"],
+)
+async def test_auto_finds_the_line_settings(
+    hass: HomeAssistant,
+    rfc2217_meter: Callable[..., Any],
+    *,
+    layout: Layout,
+    baudrate: int,
+    parity: str,
+    interface: str,
+    tried: int,
+) -> None:
+    """Each kind of interface is found, stored with its choice, and then read."""
+    served: Rfc2217Meter = await rfc2217_meter(baudrate, parity, layout=layout)
+    seen, stop_listening = _progress_texts(hass)
+    flow_id = await _start_user_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _auto_input(served.url)
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["step_id"] == "listen"
+    assert result["progress_action"] == "search"
+    assert _texts(result)["setting"] == "9600 8N1"
+    assert _texts(result)["number"] == "1"
+    assert _texts(result)["count"] == str(len(AUTO_CANDIDATES))
+    assert "rfc2217://127.0.0.1" in _texts(result)["port"]
+
+    result = await configure_flow(hass, flow_id)
+    await hass.async_block_till_done()
+    stop_listening()
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert result["data"][CONF_PORT] == served.url
+    assert result["data"][CONF_BAUDRATE] == baudrate
+    assert result["data"][CONF_PARITY] == parity
+    assert result["data"][CONF_INTERFACE] == interface
+    # The search went through the settings in order and stopped at the
+    # meter's; the running entry then opened the port with those.
+    listened = [(line.baudrate, line.parity) for line in served.clients]
+    expected = [(c.baudrate, c.parity) for c in AUTO_CANDIDATES[:tried]]
+    assert listened[:tried] == expected
+    assert listened[tried:] == [(baudrate, parity)] * len(listened[tried:])
+    # The progress text named each setting as the search moved on.
+    settings = [texts["setting"] for texts in seen if "setting" in texts]
+    assert [str(c) for c in AUTO_CANDIDATES[1:tried]] == [
+        setting for setting in settings if setting != "9600 8N1"
+    ][: tried - 1]
+
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_until(lambda: entry.runtime_data.data is not None, what="first data")
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    states = [
+        hass.states.get(item.entity_id)
+        for item in er.async_entries_for_config_entry(registry, entry.entry_id)
+    ]
+    values = [
+        state.state
+        for state in states
+        if state is not None and state.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
+    ]
+    assert values
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_auto_reports_the_settings_tried(
+    hass: HomeAssistant,
+    rfc2217_meter: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A meter at a setting no candidate has: noise at each, all named."""
+    # Pushes with quiet in between: each wrong setting is left after one push.
+    monkeypatch.setattr(line_search, "BURST_GAP", 0.1)
+    served: Rfc2217Meter = await rfc2217_meter(19200, "O", interval=0.3)
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(hass, flow_id, _auto_input(served.url))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "no_valid_frames"}
+    assert _texts(result)["tried"] == ", ".join(
+        str(candidate) for candidate in FAST_CANDIDATES
+    )
+    # What was typed is offered again.
+    assert _suggested(result)[CONF_URL] == served.url
+
+
+async def test_auto_silent_line(
+    hass: HomeAssistant, rfc2217_meter: Callable[..., Any]
+) -> None:
+    """Silence is silence at any setting: only the longer wait is tried too."""
+    silent: Rfc2217Meter = await rfc2217_meter(9600, "N", interval=3600)
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(hass, flow_id, _auto_input(silent.url))
+    assert result["errors"] == {"base": "no_data"}
+    assert _texts(result)["tried"] == "9600 8N1, 9600 8E1"
+    assert [str(line) for line in silent.clients] == ["9600 8N1", "9600 8E1"]
+
+    # The same form again, now with a meter that talks.
+    talking: Rfc2217Meter = await rfc2217_meter(9600, "N")
+    result = await configure_flow(hass, flow_id, _auto_input(talking.url))
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_INTERFACE] == INTERFACE_WIENER_NETZE
+    assert result["result"].unique_id == METER_ID
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_auto_stops_at_frames_with_a_wrong_key(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """Frames that do not decrypt prove the setting: the key is what is wrong."""
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    result = await configure_flow(
+        hass, flow_id, _auto_input(meter.port, **{CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
+    )
+    assert result["errors"] == {"base": "invalid_key"}
+    assert _texts(result)["tried"] == "9600 8N1"
+
+
+async def test_explicit_choice_shows_its_setting(
+    hass: HomeAssistant, meter: PtyMeter
+) -> None:
+    """A named choice listens with its own setting, the usual way."""
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _auto_input(meter.port, **{CONF_INTERFACE: INTERFACE_NETZ_NOE})
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "listen"
+    assert _texts(result)["setting"] == "2400 8E1"
+    assert _texts(result)["seconds"] == "1"
+    result = await configure_flow(hass, flow_id)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_reauth_and_reconfigure_show_progress(
+    hass: HomeAssistant, rfc2217_meter: Callable[..., Any]
+) -> None:
+    """Reauth listens with the stored setting; reconfigure can search again."""
+    served: Rfc2217Meter = await rfc2217_meter(
+        2400, "E", layout=Layout.OBIS_FLAT_TRIPLES
+    )
+    entry = meter_entry(served.url, encryption_key=OTHER_KEY)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_BAUDRATE: 2400, CONF_PARITY: "E"}
+    )
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ENCRYPTION_KEY: TEST_KEY.hex()}
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "listen"
+    assert _texts(result)["setting"] == "2400 8E1"
+    result = await configure_flow(hass, result["flow_id"])
+    await hass.async_block_till_done()
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+
+    # Reconfigure with the automatic choice: the entry was running and
+    # lends its port to the search.
+    await wait_until(lambda: entry.runtime_data.connected, what="entry connected")
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result)[CONF_URL] == served.url
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    result = await configure_flow(
+        hass,
+        result["flow_id"],
+        _auto_input(served.url, **{CONF_ENCRYPTION_KEY: ""}),
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert (entry.data[CONF_BAUDRATE], entry.data[CONF_PARITY]) == (2400, "E")
+    assert entry.data[CONF_INTERFACE] == INTERFACE_NETZ_NOE
+    assert entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------------------
+# Port fields
+
+
+@pytest.mark.parametrize(
+    "ports", [{}, {CONF_PORT: "/dev/ttyUSB0", CONF_URL: "socket://head:8888"}]
+)
+async def test_one_port_field_at_a_time(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, ports: dict[str, str]
+) -> None:
+    """A detected port or a typed one: neither or both cannot be used."""
+    detected = [selector.SelectOptionDict(value="/dev/ttyUSB0", label="USB IR head")]
+    monkeypatch.setattr(config_flow, "list_ports", lambda: detected)
+    flow_id = await _start_user_flow(hass)
+    form = _auto_input("")
+    del form[CONF_URL]
+    result = await configure_flow(hass, flow_id, {**form, **ports})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "port_or_url"}
+
+
+async def test_detected_port_from_the_list(
+    hass: HomeAssistant, meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port from the list is used as chosen and offered there again."""
+    detected = [selector.SelectOptionDict(value=meter.port, label="USB IR head")]
+    monkeypatch.setattr(config_flow, "list_ports", lambda: detected)
+    meter.start_streaming()
+    flow_id = await _start_user_flow(hass)
+    form = _auto_input("", **{CONF_PORT: meter.port})
+    del form[CONF_URL]
+    result = await configure_flow(hass, flow_id, form)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PORT] == meter.port
+    entry = result["result"]
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert _suggested(result)[CONF_PORT] == meter.port
+    assert _suggested(result)[CONF_URL] is None
+    # What the automatic choice found is offered, not the search again.
+    assert _suggested(result)[CONF_INTERFACE] == INTERFACE_WIENER_NETZE
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_steps_without_a_check_show_the_form(hass: HomeAssistant) -> None:
+    """The listening steps reached without input fall back to the form."""
+    flow_id = await _start_user_flow(hass)
+    flow = cast(
+        "config_flow.DlmsSmartMeterConfigFlow",
+        hass.config_entries.flow._progress[flow_id],
+    )
+    for step in (flow.async_step_listen, flow.async_step_finish):
+        result = await step()
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "user"

@@ -78,6 +78,7 @@ from .meter import (
     OTHER_KEY,
     TEST_KEY,
     PtyMeter,
+    configure_flow,
     handled_frames,
     make_simulator,
     meter_entry,
@@ -344,9 +345,11 @@ async def test_rekeyed_meter_asks_once_and_resumes_with_the_new_key(
     # The user enters the new key while the meter keeps pushing.
     meter.start_streaming()
     [flow] = flows
-    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], form_input(form, **{CONF_ENCRYPTION_KEY: OTHER_KEY.hex()})
+    form = await configure_flow(hass, flow["flow_id"])
+    result = await configure_flow(
+        hass,
+        flow["flow_id"],
+        form_input(form, **{CONF_ENCRYPTION_KEY: OTHER_KEY.hex()}),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -662,9 +665,10 @@ async def test_unsupported_meter_in_the_config_flow(
     form = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    result = await hass.config_entries.flow.async_configure(
+    result = await configure_flow(
+        hass,
         form["flow_id"],
-        form_input(form, port=meter.port, **{CONF_ENCRYPTION_KEY: TEST_KEY.hex()}),
+        form_input(form, url=meter.port, **{CONF_ENCRYPTION_KEY: TEST_KEY.hex()}),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "unsupported_meter"}

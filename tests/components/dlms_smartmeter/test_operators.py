@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT, STATE_UNAVAILABLE
+from homeassistant.const import CONF_PORT, CONF_URL, STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -58,6 +58,7 @@ from .meter import (
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
+    configure_flow,
     handled_frames,
     make_simulator,
     wait_until,
@@ -349,7 +350,7 @@ def _form(
     authentication_key: bytes | None = None,
 ) -> dict[str, Any]:
     form: dict[str, Any] = {
-        CONF_PORT: port,
+        CONF_URL: port,
         CONF_INTERFACE: interface,
         CONF_ENCRYPTION_KEY: _pasted(encryption_key),
         flow_fields.SECTION_CUSTOM_LINE: {},
@@ -365,7 +366,7 @@ async def _configure(hass: HomeAssistant, form: dict[str, Any]) -> Any:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+    result = await configure_flow(hass, result["flow_id"], form)
     await hass.async_block_till_done()
     return result
 

@@ -1,0 +1,115 @@
+"""Finding line settings without the flow: choices, candidates, bursts, search."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from custom_components.dlms_smartmeter import connection, line_search
+from custom_components.dlms_smartmeter.const import (
+    AUTO_CANDIDATES,
+    CONF_AUTHENTICATION_KEY,
+    INTERFACE_AUTO,
+    INTERFACE_BURGENLAND,
+    INTERFACE_CUSTOM,
+    INTERFACE_KAERNTEN_WELS,
+    INTERFACE_NETZ_NOE,
+    INTERFACE_STEIERMARK_E450,
+    INTERFACE_STEIERMARK_T210,
+    INTERFACE_TINETZ_SALZBURG_VORARLBERG,
+    INTERFACE_WIENER_NETZE,
+    INTERFACES,
+    interface_found,
+)
+from custom_components.dlms_smartmeter.dlms import Layout
+from custom_components.dlms_smartmeter.flow_fields import MeterInput
+
+from .meter import FAST_CANDIDATES, METER_ID, TEST_KEY, PtyMeter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+
+    from .rfc2217 import Rfc2217Meter
+
+
+@pytest.mark.parametrize(
+    ("line", "layout", "authenticated", "interface"),
+    [
+        ((9600, "N"), Layout.WIENER_NETZE_IM350, False, INTERFACE_WIENER_NETZE),
+        ((9600, "N"), Layout.BURGENLAND, True, INTERFACE_BURGENLAND),
+        ((2400, "E"), Layout.OBIS_TRIPLES, False, INTERFACE_TINETZ_SALZBURG_VORARLBERG),
+        ((2400, "E"), Layout.OBIS_FLAT_TRIPLES, False, INTERFACE_NETZ_NOE),
+        ((2400, "E"), Layout.SELF_DESCRIBING, True, INTERFACE_STEIERMARK_E450),
+        # An authenticated payload of the other kind: the tag decides.
+        ((2400, "E"), Layout.WIENER_NETZE, True, INTERFACE_STEIERMARK_E450),
+        ((115200, "N"), Layout.DSMR_TEXT, True, INTERFACE_STEIERMARK_T210),
+        ((115200, "N"), Layout.P1_POSITIONAL, False, INTERFACE_KAERNTEN_WELS),
+        ((2400, "N"), Layout.OBIS_FLAT_TRIPLES, False, INTERFACE_CUSTOM),
+    ],
+)
+def test_found_settings_pick_the_choice(
+    line: tuple[int, str], layout: Layout, authenticated: bool, interface: str
+) -> None:
+    """Line settings, then payload layout and authentication pick the choice."""
+    assert (
+        interface_found(*line, layout=layout, authenticated=authenticated) == interface
+    )
+
+
+def test_every_choice_is_a_candidate() -> None:
+    """The search tries the line settings of every named choice."""
+    candidates = {(c.baudrate, c.parity) for c in AUTO_CANDIDATES}
+    assert {(i.baudrate, i.parity) for i in INTERFACES.values()} <= candidates
+    # The longest wait comes last: a silent line skips to it.
+    waits = [c.listen_time or 0.0 for c in AUTO_CANDIDATES]
+    assert waits == sorted(waits)
+
+
+async def test_probe_leaves_noise_after_one_whole_burst(meter: PtyMeter) -> None:
+    """Bytes heard from their start that hold no frame end the wait early."""
+    meter.start_streaming(interval=0.2, source=lambda: b"\x55\xaa" * 40)
+    settings = connection.LineSettings(meter.port, 9600, "N")
+    async with asyncio.timeout(30):
+        with pytest.raises(connection.NoValidFramesError):
+            await connection.async_probe(settings, TEST_KEY, None, 600, burst_gap=0.05)
+
+
+async def test_probe_with_bursts_still_reads(meter: PtyMeter) -> None:
+    """At the right setting, pushes with quiet in between give a reading."""
+    meter.start_streaming(interval=0.2)
+    settings = connection.LineSettings(meter.port, 9600, "N")
+    async with asyncio.timeout(30):
+        reading = await connection.async_probe(
+            settings, TEST_KEY, None, 600, burst_gap=0.05
+        )
+    assert reading.system_title.hex().upper() == METER_ID
+
+
+async def test_search_skips_only_shorter_waits(
+    hass: HomeAssistant, rfc2217_meter: Callable[..., Any]
+) -> None:
+    """After a silent wait, a candidate with the same wait is not tried."""
+    silent: Rfc2217Meter = await rfc2217_meter(9600, "N", interval=3600)
+    search = line_search.LineSearch(
+        silent.url,
+        FAST_CANDIDATES,
+        (TEST_KEY, None),
+        listen_time=0.2,
+    )
+    with pytest.raises(connection.NoDataError):
+        await search.async_run()
+    assert [str(c) for c in search.tried] == ["9600 8N1", "9600 8E1"]
+    assert search.number == len(FAST_CANDIDATES)
+
+
+async def test_keys_stay_out_of_the_search(hass: HomeAssistant) -> None:
+    """The search's input never shows its keys."""
+    form = MeterInput("/dev/null", INTERFACE_AUTO, AUTO_CANDIDATES, TEST_KEY, TEST_KEY)
+    assert TEST_KEY.hex() not in repr(form).lower()
+    assert CONF_AUTHENTICATION_KEY in form.entry_data(
+        connection.LineSettings("/dev/null", 9600, "N"), INTERFACE_WIENER_NETZE
+    )
