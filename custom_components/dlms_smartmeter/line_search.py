@@ -16,12 +16,12 @@ from .connection import (
     BURST_GAP,
     InvalidAuthenticationKeyError,
     InvalidKeyError,
-    LineSettings,
     NoDataError,
     NoValidFramesError,
     ProbeError,
     async_probe,
 )
+from .link import LineSettings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
