@@ -105,8 +105,10 @@ class _Probe:
         self._heard_quiet = False
         self._in_burst = False
         self._whole_burst = False
-        self._frames_before_burst = 0
+        self._heard_before_burst = 0
         self.bytes_received = 0
+        self.replies_sent = 0
+        """Writes the meter's protocol asked for (AMIS acknowledgements)."""
         self.failed_frames = 0
         self.authentication_failures = 0
         self.decryption_failures = 0
@@ -138,11 +140,13 @@ class _Probe:
         if (
             self._in_burst
             and self._whole_burst
-            and self.decoder.stats.frames == self._frames_before_burst
+            and self._understood() == self._heard_before_burst
             and not self.done.done()
         ):
             # Wrong line settings: a whole push arrived as bytes that hold
             # no valid frame. Waiting for more pushes would not change that.
+            # A burst that had to be answered (a meter that asks before it
+            # pushes) was understood, even without a frame that decodes.
             self.done.set_exception(NoValidFramesError())
         self._in_burst = False
         self._heard_quiet = True
@@ -154,7 +158,7 @@ class _Probe:
             self._in_burst = True
             # Bytes right after opening may be the tail of a push.
             self._whole_burst = self._heard_quiet
-            self._frames_before_burst = self.decoder.stats.frames
+            self._heard_before_burst = self._understood()
         self._wait_for_quiet()
         self.bytes_received += len(data)
         outcomes = self.decoder.feed(data)
@@ -185,11 +189,16 @@ class _Probe:
                 self.done.set_exception(self.failure())
                 return
 
+    def _understood(self) -> int:
+        """Frames checked and requests answered so far."""
+        return self.decoder.stats.frames + self.replies_sent
+
     def send_replies(self) -> None:
         """Write what the meter's protocol asks for (kept until the port is open)."""
         if self.transport is not None:
             replies = self.decoder.pop_replies()
             if replies:
+                self.replies_sent += 1
                 self.transport.write(replies)
 
     def failure(self) -> ProbeError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -23,7 +23,7 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     interface_found,
 )
-from custom_components.dlms_smartmeter.dlms import Layout
+from custom_components.dlms_smartmeter.dlms import Layout, MeterDecoder
 from custom_components.dlms_smartmeter.flow_fields import MeterInput
 
 from .meter import FAST_CANDIDATES, METER_ID, TEST_KEY, PtyMeter
@@ -113,3 +113,41 @@ async def test_keys_stay_out_of_the_search(hass: HomeAssistant) -> None:
     assert CONF_AUTHENTICATION_KEY in form.entry_data(
         connection.LineSettings("/dev/null", 9600, "N"), INTERFACE_WIENER_NETZE
     )
+
+
+class _Written:
+    """Stands in for the port's transport: keeps what the probe writes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+@pytest.mark.parametrize("asks_for_reply", [False, True])
+async def test_probe_keeps_listening_after_an_answered_burst(
+    monkeypatch: pytest.MonkeyPatch, asks_for_reply: bool
+) -> None:
+    """A burst the meter's protocol wanted answered is no sign of wrong settings.
+
+    A meter that asks before it pushes (AMIS sends a short request once a
+    minute and pushes only after the acknowledgement) has no valid frame in
+    its first burst. Quiet is driven by hand: the burst gap never passes.
+    """
+    if asks_for_reply:
+        monkeypatch.setattr(MeterDecoder, "pop_replies", lambda _decoder: b"\xe5")
+    probe = connection._Probe(TEST_KEY, None, burst_gap=3600)
+    written = _Written()
+    probe.transport = cast("Any", written)
+    probe.listening()
+    probe._quiet()  # the line was quiet since the port opened
+    probe.feed(b"\x10\x40\xf0\x30\x16")
+    probe._quiet()  # the burst is over
+    probe.stop()
+    if asks_for_reply:
+        assert written.data == b"\xe5"
+        assert not probe.done.done()
+    else:
+        assert written.data == b""
+        assert isinstance(probe.done.exception(), connection.NoValidFramesError)
