@@ -55,6 +55,7 @@ from .dlms import (
     parse_key,
 )
 from .dlms.guards import CounterVerdict, InvocationCounterGuard, RegisterGuard
+from .dlms.quarter_hour import QuarterHourTracker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -177,6 +178,8 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         """Options this coordinator runs with (a change needs a reload)."""
         self.counters = MeterCounters()
         self.last_reading: Reading | None = None
+        self.quarter_hours = QuarterHourTracker()
+        """Quarter-hour energy, demand and monthly peak, on the meter's clock."""
         self._counter_guard = InvocationCounterGuard()
         self._register_guard = RegisterGuard()
         self._window = _Window()
@@ -467,6 +470,7 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self._backoff = RECONNECT_MIN_DELAY
         self._sync_serial_number(reading)
         self._restart_stale_timer()
+        self.quarter_hours.add(reading)
         self._window.add(reading)
         recovering = not self.last_update_success
         if recovering:

@@ -130,6 +130,12 @@ async def test_energy_dashboard_sensors(
         "reactive_power_export",
         "net_power",
         "meter_time",
+        # On the meter's clock, from the +A/-A registers.
+        "last_quarter_hour_energy_import",
+        "last_quarter_hour_energy_export",
+        "quarter_hour_demand",
+        "quarter_hour_demand_forecast",
+        "monthly_peak_demand",
     }
 
 
