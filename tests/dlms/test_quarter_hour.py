@@ -561,6 +561,9 @@ def _corrupt(state: dict[str, Any], path: Sequence[str], value: Any) -> dict[str
         (("last_quarter", "start"), "yesterday"),
         (("monthly_peak",), "high"),
         (("start",), 3),
+        (("last", "time"), 10**20),
+        (("last", "offset"), 86_400_000_000),
+        (("last_quarter", "start"), "0001-01-01T00:00:00+01:00"),
     ],
 )
 def test_a_malformed_state_is_refused(path: Sequence[str], value: Any) -> None:
@@ -709,3 +712,33 @@ def test_saving_and_restoring_anywhere_changes_nothing(
     assert after.as_dict() == uninterrupted.as_dict()
     assert after.demand == uninterrupted.demand
     assert after.forecast == uninterrupted.forecast
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.data())
+def test_no_saved_state_breaks_the_tracker(data: st.DataObject) -> None:
+    """Whatever comes back from storage, restoring and going on never raise."""
+    source = QuarterHourTracker()
+    feed(source, steady(utc(2026, 6, 1, 16, 0, 0), 40 * 60, 60, 3000))
+    state = _roundtrip(source.as_dict())
+    for key in data.draw(st.lists(st.sampled_from(sorted(state)), max_size=3)):
+        value = state[key]
+        if isinstance(value, dict) and data.draw(st.booleans()):
+            inner = data.draw(st.sampled_from(sorted(value)))
+            value[inner] = data.draw(JSON)
+        else:
+            state[key] = data.draw(JSON)
+    tracker = QuarterHourTracker()
+    tracker.restore(state)
+    feed(tracker, steady(utc(2026, 6, 1, 16, 41, 0), 20 * 60, 60, 3000, 2e6))
+    tracker.as_dict()
+    assert tracker.active

@@ -44,12 +44,17 @@ _QUARTER: Final = 900_000_000
 _HOUR: Final = 3_600_000_000
 MAX_GAP: Final = QUARTER_HOUR
 """Longest interval between two readings across which a boundary is interpolated."""
-REPLAY_LIMIT: Final = 3600
-"""Readings kept for :meth:`QuarterHourTracker.restore` to replay (an hour at 1 Hz)."""
+REPLAY_LIMIT: Final = 900
+"""Readings kept for :meth:`QuarterHourTracker.restore` to replay (15 min at 1 Hz)."""
 STATE_VERSION: Final = 1
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
+_DAY: Final = 86_400_000_000
+# Saved times a day inside what datetime can hold, so that offsets and a
+# quarter-hour can be added.
+_EARLIEST: Final = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LATEST: Final = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +275,7 @@ class QuarterHourTracker:
             return False
         try:
             state = _State.from_dict(saved)
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        except (KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError):
             return False
         saved_time = state.last.time if state.last is not None else None
         if self._restored and (
@@ -417,13 +422,16 @@ def _point_to_dict(point: _Point | None) -> dict[str, Any] | None:
 def _point_from_dict(saved: Any) -> _Point | None:
     if saved is None:
         return None
-    return _Point(
+    point = _Point(
         time=_integer(saved["time"]),
         offset=_integer(saved["offset"]),
         energy_import=Fraction(_text(saved["import"])),
         energy_export=_optional_fraction(saved["export"]),
         power_import=_optional_fraction(saved["power"]),
     )
+    if not _EARLIEST < point.time < _LATEST or abs(point.offset) >= _DAY:
+        raise ValueError("a time no datetime can hold")
+    return point
 
 
 def _quarter_to_dict(quarter: QuarterHour | None) -> dict[str, Any] | None:
@@ -442,6 +450,8 @@ def _quarter_from_dict(saved: Any) -> QuarterHour | None:
     start = datetime.fromisoformat(_text(saved["start"]))
     if start.utcoffset() is None:
         raise ValueError("a quarter's start has a UTC offset")
+    if not _EARLIEST < (start - _EPOCH) // _MICROSECOND < _LATEST:
+        raise ValueError("a time no datetime can hold")
     return QuarterHour(
         start=start,
         energy_import=Fraction(_text(saved["import"])),
