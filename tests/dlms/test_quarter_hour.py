@@ -732,7 +732,7 @@ def test_no_saved_state_breaks_the_tracker(data: st.DataObject) -> None:
     state = _roundtrip(source.as_dict())
     for key in data.draw(st.lists(st.sampled_from(sorted(state)), max_size=3)):
         value = state[key]
-        if isinstance(value, dict) and data.draw(st.booleans()):
+        if isinstance(value, dict) and value and data.draw(st.booleans()):
             inner = data.draw(st.sampled_from(sorted(value)))
             value[inner] = data.draw(JSON)
         else:
