@@ -54,43 +54,36 @@ def _monthly_peak(tracker: QuarterHourTracker) -> QuarterHour | None:
     return tracker.monthly_peak
 
 
-def _quarter_energy(
-    key: str, energy: Callable[[QuarterHour], Fraction | None]
-) -> QuarterHourSensorEntityDescription:
-    """Energy of the last complete quarter: a total that starts with each quarter."""
-
-    def value(tracker: QuarterHourTracker) -> Fraction | None:
-        quarter = tracker.last_quarter
-        return None if quarter is None else energy(quarter)
-
-    return QuarterHourSensorEntityDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL,
-        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
-        suggested_display_precision=0,
-        value_fn=value,
-        quarter_fn=_last_quarter,
-    )
-
-
-def _demand(
+def _description(
     key: str,
     value: Callable[[QuarterHourTracker], Fraction | None],
     quarter: Callable[[QuarterHourTracker], QuarterHour | None] = lambda _: None,
+    *,
+    energy: bool = False,
 ) -> QuarterHourSensorEntityDescription:
-    """A mean import power over a quarter-hour."""
+    """Energy of a quarter (a total from the quarter's start) or a mean power."""
     return QuarterHourSensorEntityDescription(
         key=key,
         translation_key=key,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.ENERGY if energy else SensorDeviceClass.POWER,
+        state_class=SensorStateClass.TOTAL if energy else SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR
+        if energy
+        else UnitOfPower.WATT,
         suggested_display_precision=0,
         value_fn=value,
         quarter_fn=quarter,
     )
+
+
+def _last_energy(
+    energy: Callable[[QuarterHour], Fraction | None],
+) -> Callable[[QuarterHourTracker], Fraction | None]:
+    def value(tracker: QuarterHourTracker) -> Fraction | None:
+        quarter = tracker.last_quarter
+        return None if quarter is None else energy(quarter)
+
+    return value
 
 
 def _peak_demand(tracker: QuarterHourTracker) -> Fraction | None:
@@ -99,15 +92,21 @@ def _peak_demand(tracker: QuarterHourTracker) -> Fraction | None:
 
 
 QUARTER_HOUR_SENSORS: Final[tuple[QuarterHourSensorEntityDescription, ...]] = (
-    _quarter_energy(
-        "last_quarter_hour_energy_import", lambda quarter: quarter.energy_import
+    _description(
+        "last_quarter_hour_energy_import",
+        _last_energy(lambda quarter: quarter.energy_import),
+        _last_quarter,
+        energy=True,
     ),
-    _quarter_energy(
-        "last_quarter_hour_energy_export", lambda quarter: quarter.energy_export
+    _description(
+        "last_quarter_hour_energy_export",
+        _last_energy(lambda quarter: quarter.energy_export),
+        _last_quarter,
+        energy=True,
     ),
-    _demand("quarter_hour_demand", lambda tracker: tracker.demand),
-    _demand("quarter_hour_demand_forecast", lambda tracker: tracker.forecast),
-    _demand("monthly_peak_demand", _peak_demand, _monthly_peak),
+    _description("quarter_hour_demand", lambda tracker: tracker.demand),
+    _description("quarter_hour_demand_forecast", lambda tracker: tracker.forecast),
+    _description("monthly_peak_demand", _peak_demand, _monthly_peak),
 )
 
 

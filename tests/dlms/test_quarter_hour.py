@@ -97,11 +97,14 @@ def utc(  # noqa: PLR0917 - the fields of a time
 # Exact values
 
 
+def simulated(start: datetime, push_interval: int, count: int) -> list[Reading]:
+    """Readings of the project's simulated household meter."""
+    simulator = MeterSimulator(None, start=start, push_interval=push_interval, seed=3)
+    return [simulator.next_reading() for _ in range(count)]
+
+
 def test_frames_on_the_boundaries_give_the_register_differences() -> None:
-    simulator = MeterSimulator(
-        None, start=utc(2026, 5, 4, 10, 7, 0), push_interval=1, seed=3
-    )
-    readings = [simulator.next_reading() for _ in range(46 * 60)]
+    readings = simulated(utc(2026, 5, 4, 10, 7, 0), 1, 46 * 60)
     tracker = QuarterHourTracker()
     completed = feed(tracker, readings)
     by_time = {item.meter_time: item for item in readings}
@@ -470,10 +473,7 @@ def _roundtrip(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_restart_in_the_middle_of_a_quarter_loses_nothing() -> None:
-    simulator = MeterSimulator(
-        None, start=utc(2026, 6, 1, 16, 0, 3), push_interval=10, seed=5
-    )
-    readings = [simulator.next_reading() for _ in range(6 * 90)]
+    readings = simulated(utc(2026, 6, 1, 16, 0, 3), 10, 6 * 90)
     uninterrupted = QuarterHourTracker()
     expected = feed(uninterrupted, readings)
     before = QuarterHourTracker()

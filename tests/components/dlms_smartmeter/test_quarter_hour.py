@@ -159,6 +159,17 @@ async def set_up(
     return coordinator
 
 
+async def start_meter(
+    hass: HomeAssistant, meter: PtyMeter, start: datetime, push_interval: int = 1
+) -> tuple[Recorder, DlmsSmartMeterCoordinator, MockConfigEntry]:
+    """A meter whose clock starts at ``start``, set up to publish every frame."""
+    recorder = Recorder(make_simulator(start=start, push_interval=push_interval))
+    meter.simulator = recorder.simulator
+    entry = meter_entry(meter.port, options=EVERY_FRAME)
+    coordinator = await set_up(hass, meter, recorder, entry)
+    return recorder, coordinator, entry
+
+
 async def _taken(
     hass: HomeAssistant, coordinator: DlmsSmartMeterCoordinator, recorder: Recorder
 ) -> None:
@@ -193,10 +204,8 @@ async def test_frames_every_second_give_the_register_differences(
     hass: HomeAssistant, meter: PtyMeter, entity_registry: er.EntityRegistry
 ) -> None:
     """With a frame on every boundary the quarter is two register values apart."""
-    recorder = Recorder(make_simulator(start=local(2026, 5, 4, 12, 10, 0)))
-    meter.simulator = recorder.simulator
-    coordinator = await set_up(
-        hass, meter, recorder, meter_entry(meter.port, options=EVERY_FRAME)
+    recorder, coordinator, _ = await start_meter(
+        hass, meter, local(2026, 5, 4, 12, 10, 0)
     )
     await push_until(hass, meter, coordinator, recorder, local(2026, 5, 4, 12, 30, 1))
     by_time = {item.meter_time: item for item in recorder.readings}
@@ -255,12 +264,8 @@ async def test_frames_every_10_seconds_are_interpolated(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
     """No frame on the boundaries: the registers there are interpolated."""
-    recorder = Recorder(
-        make_simulator(start=local(2026, 5, 4, 18, 10, 3), push_interval=10)
-    )
-    meter.simulator = recorder.simulator
-    coordinator = await set_up(
-        hass, meter, recorder, meter_entry(meter.port, options=EVERY_FRAME)
+    recorder, coordinator, _ = await start_meter(
+        hass, meter, local(2026, 5, 4, 18, 10, 3), 10
     )
     seen: dict[datetime, tuple[float | None, float | None]] = {}
     for minutes in range(20, 80, 2):
@@ -288,12 +293,8 @@ async def test_frames_every_10_seconds_are_interpolated(
 async def test_the_peak_starts_again_with_the_meters_month(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
-    recorder = Recorder(
-        make_simulator(start=local(2026, 1, 31, 23, 20, 3), push_interval=10)
-    )
-    meter.simulator = recorder.simulator
-    coordinator = await set_up(
-        hass, meter, recorder, meter_entry(meter.port, options=EVERY_FRAME)
+    recorder, coordinator, _ = await start_meter(
+        hass, meter, local(2026, 1, 31, 23, 20, 3), 10
     )
     await push_until(hass, meter, coordinator, recorder, local(2026, 1, 31, 23, 59, 50))
     january = state_of(hass, PEAK)
@@ -344,11 +345,7 @@ async def test_quarters_across_a_daylight_saving_change(
     expected: list[str],
 ) -> None:
     """The meter's UTC offset changes; each quarter is still 15 real minutes."""
-    recorder = Recorder(make_simulator(start=start, push_interval=10))
-    meter.simulator = recorder.simulator
-    coordinator = await set_up(
-        hass, meter, recorder, meter_entry(meter.port, options=EVERY_FRAME)
-    )
+    recorder, coordinator, _ = await start_meter(hass, meter, start, 10)
     seen: dict[datetime, float | None] = {}
     moment = recorder.meter_time
     while moment < until:
@@ -369,12 +366,9 @@ async def test_a_restart_in_the_middle_of_a_quarter_after_a_peak(
     The state goes the way of a real restart: dumped by Home Assistant's
     restore-state helper into its storage (JSON), and loaded from there.
     """
-    recorder = Recorder(
-        make_simulator(start=local(2026, 6, 1, 19, 10, 3), push_interval=10)
+    recorder, coordinator, entry = await start_meter(
+        hass, meter, local(2026, 6, 1, 19, 10, 3), 10
     )
-    meter.simulator = recorder.simulator
-    entry = meter_entry(meter.port, options=EVERY_FRAME)
-    coordinator = await set_up(hass, meter, recorder, entry)
     await push_until(hass, meter, coordinator, recorder, local(2026, 6, 1, 19, 35, 0))
     peak = state_of(hass, PEAK)
     # 19:15 is the only complete quarter so far (19:10 was the start-up).
@@ -418,12 +412,9 @@ async def test_a_reload_keeps_the_running_quarter(
     hass: HomeAssistant, meter: PtyMeter
 ) -> None:
     """Changing the options reloads the entry; the sensors go on seamlessly."""
-    recorder = Recorder(
-        make_simulator(start=local(2026, 6, 1, 19, 10, 3), push_interval=10)
+    recorder, coordinator, entry = await start_meter(
+        hass, meter, local(2026, 6, 1, 19, 10, 3), 10
     )
-    meter.simulator = recorder.simulator
-    entry = meter_entry(meter.port, options=EVERY_FRAME)
-    coordinator = await set_up(hass, meter, recorder, entry)
     await push_until(hass, meter, coordinator, recorder, local(2026, 6, 1, 19, 35, 0))
     peak = state_of(hass, PEAK)
     meter.start_streaming(source=recorder.frame)
