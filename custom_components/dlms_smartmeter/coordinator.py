@@ -37,6 +37,7 @@ from .dlms import (
     parse_key,
 )
 from .dlms.guards import ReadingGuard
+from .dlms.quarter_hour import QuarterHourTracker
 from .health import FrameHistory, LinkHealth
 from .link import SERIAL_ERRORS, LineSettings, MeterLink
 from .repairs import LinkAdvisor
@@ -105,6 +106,8 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self._store = GuardStore(hass, entry.entry_id)
         self._window = PublishWindow()
         self._opened = 0
+        self.quarter_hours = QuarterHourTracker()
+        """Quarter-hour energy, demand and monthly peak, on the meter's clock."""
         self._publish_unsub: CALLBACK_TYPE | None = None
         self.watchdog = SilenceWatchdog(hass, self._on_silent)
         self._key_failures = 0
@@ -271,6 +274,7 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self.link.reset_backoff()
         self._store.schedule_save(self._guard.snapshot)
         self._sync_serial_number(reading)
+        self.quarter_hours.add(reading)
         self._window.add(reading)
         recovering = not self.last_update_success
         if recovering:

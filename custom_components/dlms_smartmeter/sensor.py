@@ -32,6 +32,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .entity import DlmsSmartMeterEntity
+from .quarter_hour_sensor import async_setup_quarter_hour_sensors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -311,6 +312,7 @@ async def async_setup_entry(
     async_add_entities([LinkQualitySensor(coordinator)])
     _async_add_new_sensors()
     entry.async_on_unload(coordinator.async_add_listener(_async_add_new_sensors))
+    async_setup_quarter_hour_sensors(hass, entry, async_add_entities)
 
 
 class DlmsSmartMeterSensor(DlmsSmartMeterEntity, SensorEntity):

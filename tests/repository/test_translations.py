@@ -17,6 +17,10 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     PARITY_CHOICES,
 )
+from custom_components.dlms_smartmeter.quarter_hour_sensor import (
+    ATTR_QUARTER_START,
+    QUARTER_HOUR_SENSORS,
+)
 from custom_components.dlms_smartmeter.repairs import ISSUES
 from custom_components.dlms_smartmeter.sensor import LINK_QUALITY, SENSORS
 
@@ -71,12 +75,15 @@ def test_no_urls_and_no_empty_strings(language: str) -> None:
 
 def test_every_sensor_has_a_name() -> None:
     names = EN["entity"]["sensor"]
-    descriptions = (*SENSORS, LINK_QUALITY)
+    descriptions = (*SENSORS, LINK_QUALITY, *QUARTER_HOUR_SENSORS)
     assert {description.translation_key for description in descriptions} == set(names)
     german = DE["entity"]["sensor"]
     assert german["energy_import"]["name"] == "Energie Bezug"
     assert german["energy_export"]["name"] == "Energie Einspeisung"
     assert german["reactive_energy_import"]["name"] == "Blindenergie Bezug"
+    for language in (EN, DE):
+        peak = language["entity"]["sensor"]["monthly_peak_demand"]
+        assert set(peak["state_attributes"]) == {ATTR_QUARTER_START}
 
 
 def test_icons_refer_to_existing_sensors() -> None:

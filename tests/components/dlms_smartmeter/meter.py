@@ -282,6 +282,14 @@ async def set_up_meter(
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
     await wait_until(lambda: coordinator.data is not None, what="first data")
     meter.stop_streaming()
+    # Frames still on their way arrive after the stream stops: take them all,
+    # so that what a test sends next is what the coordinator handles next.
+    last_sent = meter.simulator.reading().invocation_counter
+    await wait_until(
+        lambda: coordinator.last_invocation_counter == last_sent,
+        what="the last streamed frame",
+    )
+    await hass.async_block_till_done()
     return coordinator
 
 

@@ -51,6 +51,7 @@ from custom_components.dlms_smartmeter.const import (
 )
 from custom_components.dlms_smartmeter.dlms import SecurityLevel, format_key
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
+from custom_components.dlms_smartmeter.quarter_hour_sensor import QUARTER_HOUR_SENSORS
 from tests.data import VECTORS
 
 from .meter import (
@@ -490,6 +491,8 @@ async def test_vector_through_flow_to_entities(
 
     # Entities exist for what the meter sends, and only for that.
     derived = {"meter_time", "link_quality"}
+    if "1-0:1.8.0" in expected:
+        derived |= {description.key for description in QUARTER_HOUR_SENSORS}
     if {"1-0:1.7.0", "1-0:2.7.0"} <= set(expected):
         derived.add("net_power")
         net = _state(hass, entry, "net_power")
