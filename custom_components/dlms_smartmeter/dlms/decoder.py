@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import logging
 from typing import TYPE_CHECKING
 
-from . import dsmr
+from . import amis, amis_link, dsmr
 from .apdu import (
     CIPHERING_TAGS,
     ApduTag,
@@ -156,6 +156,7 @@ class MeterDecoder:
         self._framer = StreamFramer(link)
         self._blocks = BlockAssembler()
         self._block_raw: list[bytes] = []
+        self._replies = bytearray()
         self.stats = DecoderStats()
 
     def __repr__(self) -> str:
@@ -186,6 +187,18 @@ class MeterDecoder:
             self.stats.count(outcome)
         return results
 
+    def pop_replies(self) -> bytes:
+        """Bytes the protocol requires the reader to send back, since the last call.
+
+        Only AMIS meters expect an answer: ``E5`` for every search request and
+        data frame addressed to the reader, whether or not it decrypts (the
+        session stays alive while a wrong key is reported). For every other
+        link this is always ``b""``.
+        """
+        replies = bytes(self._replies)
+        self._replies.clear()
+        return replies
+
     def flush(self) -> list[DlmsError]:
         """End of input: report partial frames and cut-off block sequences."""
         errors: list[DlmsError] = list(self._framer.flush())
@@ -204,6 +217,8 @@ class MeterDecoder:
 
     def _frame(self, frame: LinkFrame) -> list[Reading | DlmsError]:
         """Outcomes of one link frame (none while a block sequence is pending)."""
+        if frame.link is LinkLayer.AMIS:
+            return self._amis_frame(frame)
         try:
             if frame.payload[:1] == bytes([ApduTag.GENERAL_BLOCK_TRANSFER]):
                 return self._block(frame)
@@ -213,6 +228,20 @@ class MeterDecoder:
         except Exception:
             # Meter data must never crash the reader; this is a decoder bug.
             _LOGGER.exception("unexpected failure while decoding a frame")
+            return [MalformedPayloadError("internal decoder failure on this frame")]
+
+    def _amis_frame(self, frame: LinkFrame) -> list[Reading | DlmsError]:
+        """Acknowledge an AMIS frame at once, then decode it if it carries data."""
+        if amis_link.requires_ack(frame.raw):
+            self._replies += amis_link.ACK
+        if amis_link.is_search_request(frame.raw):
+            return []
+        try:
+            return [amis.decode_data_frame(frame.raw, self._encryption_key)]
+        except DlmsError as error:
+            return [error]
+        except Exception:
+            _LOGGER.exception("unexpected failure while decoding an AMIS frame")
             return [MalformedPayloadError("internal decoder failure on this frame")]
 
     def _block(self, frame: LinkFrame) -> list[Reading | DlmsError]:

@@ -25,10 +25,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from . import amis_link
 from .crc import crc16_x25, mbus_checksum
 from .errors import ChecksumError, FramingError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class LinkLayer(StrEnum):
@@ -38,6 +42,8 @@ class LinkLayer(StrEnum):
     HDLC = "hdlc"
     MBUS = "mbus"
     APDU = "apdu"
+    AMIS = "amis"
+    """Wired M-Bus of the AMIS meters: SND_NKE short frames and CI 0x5B long frames."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +126,24 @@ _HDLC_START: Final = rb"\x7e[\xa0-\xaf]"
 _MBUS_START: Final = rb"\x68..\x68"
 _GLO_APDU_START: Final = rb"\xdb\x08"
 _ANY_APDU_START: Final = rb"[\xdb\xdc]\x08"
+# AMIS hook: the search request's first bytes open a short frame.
+_AMIS_SHORT_START: Final = re.escape(amis_link.SHORT_FRAME_PREFIX)
 # A start pattern may straddle two chunks: keep this many trailing bytes that
 # matched no complete pattern for the next scan.
 _START_PATTERN_TAIL: Final = 3
 _START_PATTERNS: Final = {
     LinkLayer.AUTO: re.compile(
-        b"|".join((_HDLC_START, _MBUS_START, _GLO_APDU_START)), re.DOTALL
+        b"|".join((_HDLC_START, _MBUS_START, _GLO_APDU_START, _AMIS_SHORT_START)),
+        re.DOTALL,
     ),
     LinkLayer.HDLC: re.compile(_HDLC_START),
     LinkLayer.MBUS: re.compile(_MBUS_START, re.DOTALL),
     LinkLayer.APDU: re.compile(_ANY_APDU_START),
+    LinkLayer.AMIS: re.compile(b"|".join((_MBUS_START, _AMIS_SHORT_START)), re.DOTALL),
 }
-_PROVEN_LINK_START: Final = re.compile(b"|".join((_HDLC_START, _MBUS_START)), re.DOTALL)
+_PROVEN_LINK_START: Final = re.compile(
+    b"|".join((_HDLC_START, _MBUS_START, _AMIS_SHORT_START)), re.DOTALL
+)
 # What precedes an APDU inside a link frame: the LLC header of HDLC, the
 # transport addresses of M-Bus. A raw-APDU candidate after one is not raw.
 _LINK_CONTEXTS: Final = (*_LLC_HEADERS, MBUS_TRANSPORT_ADDRESSES)
@@ -139,6 +151,7 @@ _CONTEXT_SIZE: Final = 3
 # Headers that reveal a raw-APDU candidate to be the inside of a link frame.
 _LINK_HEADER: Final = re.compile(rb"\x7e[\xa0-\xaf]|\x68(.)\1\x68[\x53\x73]", re.DOTALL)
 
+_CHECKSUMMED_LINKS: Final = frozenset({LinkLayer.HDLC, LinkLayer.MBUS, LinkLayer.AMIS})
 _NEED_MORE: Final = -1
 _INVALID: Final = 0
 
@@ -191,8 +204,20 @@ class _RawApdu:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _AmisShortFrame:
+    raw: bytes
+
+
 type _Outcome = (
-    _Incomplete | FramingError | _Broken | _HdlcFrame | _MbusFrame | _RawApdu | None
+    _Incomplete
+    | FramingError
+    | _Broken
+    | _HdlcFrame
+    | _MbusFrame
+    | _RawApdu
+    | _AmisShortFrame
+    | None
 )
 """What a parser found at a start pattern; None: not a frame after all."""
 
@@ -256,6 +281,7 @@ class StreamFramer:
             LinkLayer.HDLC: HDLC_MAX_FRAME,
             LinkLayer.MBUS: MBUS_MAX_FRAME,
             LinkLayer.APDU: RAW_APDU_MAX_FRAME,
+            LinkLayer.AMIS: MBUS_MAX_FRAME,
         }
         return sizes.get(self.link, max(sizes.values()))
 
@@ -303,9 +329,7 @@ class StreamFramer:
     # --- scanning -------------------------------------------------------------
 
     def _start_pattern(self) -> re.Pattern[bytes]:
-        if self.link is LinkLayer.AUTO and (
-            self._detected is LinkLayer.HDLC or self._detected is LinkLayer.MBUS
-        ):
+        if self.link is LinkLayer.AUTO and self._detected in _CHECKSUMMED_LINKS:
             return _PROVEN_LINK_START
         return _START_PATTERNS[self.link]
 
@@ -345,11 +369,9 @@ class StreamFramer:
         self._buffer_offset += position
 
     def _parse(self, start: int) -> _Outcome:
-        first = self._buffer[start]
-        if first == HDLC_FLAG:
-            return _parse_hdlc(self._buffer, start)
-        if first == MBUS_START:
-            return _parse_mbus(self._buffer, start)
+        link_parser = _LINK_PARSERS.get(self._buffer[start])
+        if link_parser is not None:
+            return link_parser(self._buffer, start)
         if self.link is not LinkLayer.AUTO:
             return _parse_raw_apdu(self._buffer, start, inside_auto=False)
         if self._buffer_offset + start < self._dropped_frame_end:
@@ -361,7 +383,7 @@ class StreamFramer:
 
     def _take(
         self,
-        frame: _HdlcFrame | _MbusFrame | _RawApdu,
+        frame: _HdlcFrame | _MbusFrame | _RawApdu | _AmisShortFrame,
         start: int,
         results: list[LinkFrame | FramingError],
     ) -> int:
@@ -369,6 +391,17 @@ class StreamFramer:
         self._skip_until(start)
         end = start + len(frame.raw)
         self._accounted = max(self._accounted, self._buffer_offset + end)
+        # --- AMIS hook: search requests and CI 0x5B data frames to the reader.
+        if isinstance(frame, _AmisShortFrame) or (
+            isinstance(frame, _MbusFrame) and amis_link.is_data_frame(frame.raw)
+        ):
+            self._detected = LinkLayer.AMIS
+            self._interrupt_message(LinkLayer.AMIS, results)
+            self._deliver(
+                LinkFrame(LinkLayer.AMIS, frame.raw[4:-2], frame.raw), results
+            )
+            return end
+        # --- end of the AMIS hook
         if isinstance(frame, _HdlcFrame):
             self._detected = LinkLayer.HDLC
             self._on_hdlc_frame(frame, results)
@@ -667,6 +700,26 @@ def _mbus_frame(
         transport_addresses=bytes(buffer[start + 7 : start + 9]),
         user_data=bytes(buffer[start + 9 : data_end]),
     )
+
+
+def _parse_amis_short(buffer: bytearray, start: int) -> _Outcome:
+    """AMIS hook: the search request at ``start`` (``10 40 F0`` matched)."""
+    found = amis_link.short_frame_at(buffer, start)
+    if isinstance(found, FramingError):
+        return _Broken(found, amis_link.SHORT_FRAME_SIZE)
+    if found is None:
+        return None
+    if found < 0:
+        return _Incomplete(amis_link.SHORT_FRAME_SIZE, amis_link.SHORT_FRAME_SIZE)
+    return _AmisShortFrame(bytes(buffer[start : start + found]))
+
+
+_LINK_PARSERS: Final[dict[int, Callable[[bytearray, int], _Outcome]]] = {
+    HDLC_FLAG: _parse_hdlc,
+    MBUS_START: _parse_mbus,
+    amis_link.SHORT_START: _parse_amis_short,  # AMIS hook
+}
+"""First byte of a checksummed link frame -> its parser."""
 
 
 def _raw_apdu_size(

@@ -52,6 +52,7 @@ MANUFACTURERS: Mapping[str, str] = {
     "LGZ": "Landis+Gyr",
     "SMS": "Siemens",
     "SIE": "Siemens",
+    "SAM": "Siemens",  # M-Bus manufacturer code of the AMIS meters
     "KFM": "Kaifa",
     "SAG": "Sagemcom",
     "ELS": "Elster/Honeywell",
@@ -97,6 +98,9 @@ class Reading:
     """Name of the payload layout that produced the values (e.g. ``"wiener_netze"``)."""
     serial_number: str | None = None
     """Meter number when the payload carries one."""
+    identifies_meter: bool = True
+    """False when ``system_title`` names no meter: AMIS telegrams carry the
+    reader's fixed address (``SAM`` and identification 00000000) instead."""
     raw: bytes = field(default=b"", compare=False, repr=False)
     """The link-layer bytes the reading came from (for diagnostics)."""
 
