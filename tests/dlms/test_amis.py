@@ -37,7 +37,11 @@ from custom_components.dlms_smartmeter.dlms.mbus_time import (
     encode_type_i,
     parse_type_i,
 )
-from custom_components.dlms_smartmeter.dlms.oms import encrypt_mode5, mode5_iv
+from custom_components.dlms_smartmeter.dlms.oms import (
+    decrypt_mode5,
+    encrypt_mode5,
+    mode5_iv,
+)
 from tests.data import AMIS, VECTORS
 
 VECTORS_BY_ID = {vector["id"]: vector for vector in AMIS["vectors"]}
@@ -285,7 +289,7 @@ def test_walker_splits_special_records() -> None:
         "0f0102",
     ]
     assert records[1].header == bytes.fromhex("047c03616263")
-    assert walk_records(bytes.fromhex("0D13C2123408FDE1FE"))[0].data == b"\x12\x34"
+    assert walk_records(bytes.fromhex("0D13C21234"))[0].data == b"\x12\x34"
 
 
 def test_type_i_fields_of_the_specification_example() -> None:
@@ -311,3 +315,25 @@ def test_type_i_round_trip_in_winter_and_summer() -> None:
     ):
         fields = parse_type_i(encode_type_i(moment))
         assert fields.meter_time == moment
+
+
+def test_mode5_helpers_check_their_arguments() -> None:
+    with pytest.raises(ValueError, match="address"):
+        mode5_iv(b"\x2d", bytes(4), 1, 0x0E, 0)
+    iv = mode5_iv(b"\x2d\x4c", bytes(4), 1, 0x0E, 0)
+    with pytest.raises(ValueError, match="16 bytes"):
+        encrypt_mode5(b"short", iv, b"\x2f\x2f")
+    with pytest.raises(MalformedPayloadError, match="blocks"):
+        decrypt_mode5(SPEC_KEY, iv, bytes(15))
+
+
+def test_short_frame_without_stop_byte_is_skipped() -> None:
+    outcomes, replies = decode_all(SPEC_KEY, SND_NKE[:4] + b"\x00" + SPEC_FRAME)
+    assert [type(outcome) for outcome in outcomes] == [Reading]
+    assert replies == ACK
+
+
+def test_long_frame_encoder_refuses_oversized_payloads() -> None:
+    header = parse_data_frame(SPEC_FRAME).header
+    with pytest.raises(ValueError, match="255"):
+        encode_data_frame(header, bytes(256))
