@@ -11,6 +11,7 @@ with an error that says what to check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant import config_entries
@@ -78,6 +79,9 @@ _SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
 
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
+
+SEARCH_MARGIN: Final = 10.0
+"""Seconds added to a meter's search interval (AMIS: one minute) to listen."""
 
 SECTION_CUSTOM_LINE: Final = "custom_line"
 """Form section with baud rate and parity for the custom interface choice."""
@@ -216,8 +220,30 @@ def _meter_id(reading: Reading) -> str:
     return reading.system_title.hex().upper()
 
 
+def _new_meter_id(reading: Reading) -> str:
+    """The unique ID of a new entry for the meter that sent ``reading``.
+
+    AMIS telegrams name no meter (every one carries the reader's address), so
+    such a meter gets its manufacturer code and five random bytes: stable for
+    the entry's lifetime, through re-keying and port changes.
+    """
+    if reading.identifies_meter:
+        return _meter_id(reading)
+    return (reading.system_title[:3] + secrets.token_bytes(5)).hex().upper()
+
+
+def _listen_timeout(interface: str) -> float:
+    """How long to listen: longer for meters that search once a minute (AMIS)."""
+    choice = INTERFACES.get(interface)
+    if choice is None or choice.search_interval is None:
+        return LISTEN_TIMEOUT
+    return max(LISTEN_TIMEOUT, choice.search_interval + SEARCH_MARGIN)
+
+
 def _title(reading: Reading) -> str:
     """Entry title from what the meter tells about itself."""
+    if not reading.identifies_meter:
+        return f"{reading.manufacturer_name or 'Smart meter'} AMIS"
     parts = (
         reading.manufacturer_name or "Smart meter",
         reading.model,
@@ -300,7 +326,11 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._async_abort_entries_match({CONF_PORT: meter_input.settings.port})
                 reading = await self._async_listen(meter_input, None, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
+                    if not reading.identifies_meter:
+                        # The key is the meter's only identity in its telegrams.
+                        key = format_key(meter_input.encryption_key)
+                        self._async_abort_entries_match({CONF_ENCRYPTION_KEY: key})
+                    await self.async_set_unique_id(_new_meter_id(reading))
                     self._abort_if_unique_id_configured()
                     return self.async_create_entry(
                         title=_title(reading), data=meter_input.as_entry_data()
@@ -347,8 +377,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
+                    await self._async_check_same_meter(entry, reading)
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
                     )
@@ -388,8 +417,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                         return self.async_abort(reason="already_configured")
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(_meter_id(reading))
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
+                    await self._async_check_same_meter(entry, reading)
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
                     )
@@ -412,6 +440,23 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     # ------------------------------------------------------------------
     # Helpers
+
+    async def _async_check_same_meter(
+        self, entry: ConfigEntry, reading: Reading
+    ) -> None:
+        """Abort with ``wrong_meter`` unless ``reading`` is from the entry's meter.
+
+        An AMIS meter is only known by its manufacturer code: a new key or
+        port keeps the entry's unique ID, and so its entities and statistics.
+        """
+        meter_id = _meter_id(reading)
+        manufacturer = reading.system_title[:3].hex().upper()
+        if not reading.identifies_meter and (entry.unique_id or "").upper().startswith(
+            manufacturer
+        ):
+            meter_id = entry.unique_id or meter_id
+        await self.async_set_unique_id(meter_id)
+        self._abort_if_unique_id_mismatch(reason="wrong_meter")
 
     async def _async_meter_schema(self, *, keys_required: bool) -> Any:
         """Port, interface and keys; reconfigure keeps keys left blank."""
@@ -493,7 +538,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 meter_input.settings,
                 meter_input.encryption_key,
                 meter_input.authentication_key,
-                LISTEN_TIMEOUT,
+                _listen_timeout(meter_input.interface),
             )
         except InvalidAuthenticationKeyError:
             # The tag covers both keys, so a wrong encryption key fails it
@@ -511,7 +556,10 @@ async def _async_encryption_key_rejected(meter_input: _MeterInput) -> bool:
     """
     try:
         await async_probe(
-            meter_input.settings, meter_input.encryption_key, None, LISTEN_TIMEOUT
+            meter_input.settings,
+            meter_input.encryption_key,
+            None,
+            _listen_timeout(meter_input.interface),
         )
     except InvalidKeyError:
         return True

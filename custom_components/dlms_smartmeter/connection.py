@@ -153,6 +153,8 @@ class _Probe:
 
     def __init__(self, encryption_key: bytes, authentication_key: bytes | None) -> None:
         self.decoder = MeterDecoder(encryption_key, authentication_key)
+        self.transport: serialx.BaseSerialTransport | None = None
+        """Where protocol-required answers go, once the port is open."""
         self.bytes_received = 0
         self.failed_frames = 0
         self.authentication_failures = 0
@@ -166,7 +168,9 @@ class _Probe:
         if self.done.done():
             return
         self.bytes_received += len(data)
-        for item in self.decoder.feed(data):
+        items = self.decoder.feed(data)
+        self.send_replies()
+        for item in items:
             if isinstance(item, Reading):
                 self.done.set_result(item)
                 return
@@ -191,6 +195,13 @@ class _Probe:
             if self.failed_frames >= PROBE_FAILED_FRAMES:
                 self.done.set_exception(self.failure())
                 return
+
+    def send_replies(self) -> None:
+        """Send what the protocol requires (AMIS: E5), directly on the transport."""
+        if self.transport is not None:
+            replies = self.decoder.pop_replies()
+            if replies:
+                self.transport.write(replies)
 
     def failure(self) -> ProbeError:
         """The most specific explanation of why no reading arrived."""
@@ -221,6 +232,8 @@ async def async_probe(
     except SERIAL_ERRORS as err:
         LOGGER.debug("Cannot open %s: %s", redact_port(settings.port), err)
         raise CannotConnectError from err
+    probe.transport = transport
+    probe.send_replies()  # for bytes that arrived while the port was opening
     try:
         await asyncio.wait(
             (probe.done, protocol.closed),

@@ -88,6 +88,9 @@ REGISTER_UNITS: Final = frozenset(
 )
 """Units of cumulative registers: published as the latest value, kept monotonic."""
 
+SIGNED_REGISTERS: Final = frozenset({"1-0:1.128.0"})
+"""Registers that may go down (the AMIS collection register): not guarded."""
+
 type DlmsSmartMeterConfigEntry = ConfigEntry[DlmsSmartMeterCoordinator]
 
 
@@ -364,7 +367,13 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
 
     @callback
     def _handle_data(self, data: bytes) -> None:
-        for item in self._decoder.feed(data):
+        items = self._decoder.feed(data)
+        # Protocol-required answers (AMIS: E5), sent before anything else.
+        # Direct transport write until the port layer offers one.
+        replies = self._decoder.pop_replies()
+        if replies and self._transport is not None:
+            self._transport.write(replies)
+        for item in items:
             if isinstance(item, Reading):
                 self._handle_reading(item)
             else:
@@ -408,7 +417,11 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
             self._first_outcome.set_result(True)
         self._key_failures = 0
         self._reauth_started = False
-        if self.meter_id and reading.system_title.hex().upper() != self.meter_id:
+        if (
+            self.meter_id
+            and reading.identifies_meter
+            and reading.system_title.hex().upper() != self.meter_id
+        ):
             self.counters.foreign_meter_frames += 1
             self._log_once(
                 "foreign",
@@ -436,7 +449,7 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         registers = {
             obis: meter_value.value
             for obis, meter_value in reading.values.items()
-            if meter_value.unit in REGISTER_UNITS
+            if meter_value.unit in REGISTER_UNITS and obis not in SIGNED_REGISTERS
         }
         check = self._register_guard.check(registers, now)
         if check.decreased:
