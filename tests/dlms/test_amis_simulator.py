@@ -116,68 +116,62 @@ async def _until(condition: object, seconds: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_serves_a_reader_on_a_pty() -> None:
-    async def scenario() -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        os.set_blocking(slave, False)
-        emulator = AmisMeterEmulator(
-            KEY, start=START, search_interval=0.2, data_interval=0.02, ack_timeout=60
-        )
-        decoder = MeterDecoder(KEY)
-        readings: list[Reading] = []
-        loop = asyncio.get_running_loop()
+async def test_serves_a_reader_on_a_pty() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    os.set_blocking(slave, False)
+    emulator = AmisMeterEmulator(
+        KEY, start=START, search_interval=0.2, data_interval=0.02, ack_timeout=60
+    )
+    decoder = MeterDecoder(KEY)
+    readings: list[Reading] = []
+    loop = asyncio.get_running_loop()
 
-        def _reader() -> None:
-            with contextlib.suppress(BlockingIOError):
-                data = os.read(slave, 4096)
-                readings.extend(
-                    item for item in decoder.feed(data) if isinstance(item, Reading)
-                )
-                os.write(slave, decoder.pop_replies())
-
-        loop.add_reader(slave, _reader)
-        stopped = asyncio.Event()
-        task = loop.create_task(serve_amis_pty(emulator, master, stopped))
-        try:
-            await _until(lambda: len(readings) >= 3)
-        finally:
-            stopped.set()
-            await task
-            loop.remove_reader(slave)
-            os.close(master)
-            os.close(slave)
-        assert emulator.errors == []
-
-    asyncio.run(scenario())
-
-
-def test_serves_tcp_clients() -> None:
-    async def scenario() -> None:
-        ports: list[int] = []
-        stopped = asyncio.Event()
-        server = asyncio.get_running_loop().create_task(
-            serve_amis_tcp(
-                lambda: AmisMeterEmulator(
-                    KEY, search_interval=0.2, data_interval=0.02, ack_timeout=60
-                ),
-                0,
-                stopped,
-                ports.append,
+    def _reader() -> None:
+        with contextlib.suppress(BlockingIOError):
+            data = os.read(slave, 4096)
+            readings.extend(
+                item for item in decoder.feed(data) if isinstance(item, Reading)
             )
-        )
-        await _until(lambda: bool(ports))
-        reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
-        decoder = MeterDecoder(KEY)
-        readings: list[Reading] = []
-        while len(readings) < 3:
-            data = await asyncio.wait_for(reader.read(4096), 10)
-            readings += [i for i in decoder.feed(data) if isinstance(i, Reading)]
-            writer.write(decoder.pop_replies())
-        writer.close()
-        await writer.wait_closed()
-        stopped.set()
-        await server
+            os.write(slave, decoder.pop_replies())
 
-    asyncio.run(scenario())
+    loop.add_reader(slave, _reader)
+    stopped = asyncio.Event()
+    task = loop.create_task(serve_amis_pty(emulator, master, stopped))
+    try:
+        await _until(lambda: len(readings) >= 3)
+    finally:
+        stopped.set()
+        await task
+        loop.remove_reader(slave)
+        os.close(master)
+        os.close(slave)
+    assert emulator.errors == []
+
+
+async def test_serves_tcp_clients(socket_enabled: None) -> None:
+    ports: list[int] = []
+    stopped = asyncio.Event()
+    server = asyncio.get_running_loop().create_task(
+        serve_amis_tcp(
+            lambda: AmisMeterEmulator(
+                KEY, search_interval=0.2, data_interval=0.02, ack_timeout=60
+            ),
+            0,
+            stopped,
+            ports.append,
+        )
+    )
+    await _until(lambda: bool(ports))
+    reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
+    decoder = MeterDecoder(KEY)
+    readings: list[Reading] = []
+    while len(readings) < 3:
+        data = await asyncio.wait_for(reader.read(4096), 10)
+        readings += [i for i in decoder.feed(data) if isinstance(i, Reading)]
+        writer.write(decoder.pop_replies())
+    writer.close()
+    await writer.wait_closed()
+    stopped.set()
+    await server
