@@ -96,9 +96,6 @@ def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> st
     authentication key tells them apart. Without a match: the custom choice.
     """
     for name, interface in INTERFACES.items():
-        # Meters that need acknowledgements came after entries kept their choice.
-        if interface.search_interval is not None:
-            continue
         if (interface.baudrate, interface.parity) == (baudrate, parity) and (
             interface.authentication_key_issued == authentication_key
         ):
