@@ -273,3 +273,19 @@ async def serve_amis_tcp(
         if on_listening is not None:
             on_listening(server.sockets[0].getsockname()[1])
         await stopped.wait()
+
+
+async def run_amis_meter(
+    emulator_factory: Callable[[], AmisMeterEmulator],
+    *,
+    master_fd: int | None = None,
+    tcp_port: int | None = None,
+    on_listening: Callable[[int], None] | None = None,
+    stopped: asyncio.Event | None = None,
+) -> None:
+    """Play the meter on a pty master or for TCP clients until ``stopped`` is set."""
+    stopped = stopped or asyncio.Event()
+    if master_fd is not None:
+        await serve_amis_pty(emulator_factory(), master_fd, stopped)
+    else:
+        await serve_amis_tcp(emulator_factory, tcp_port or 0, stopped, on_listening)
