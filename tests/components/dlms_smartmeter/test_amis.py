@@ -23,7 +23,7 @@ from custom_components.dlms_smartmeter.dlms import format_key
 from custom_components.dlms_smartmeter.dlms.amis_simulator import AmisState
 
 from .amis_meter import AMIS_KEY, PtyAmisMeter
-from .meter import OTHER_KEY, wait_until
+from .meter import OTHER_KEY, meter_entry, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -215,3 +215,35 @@ async def test_same_key_is_already_configured_and_reauth_keeps_the_id(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_keeps_an_amis_entry_and_refuses_other_meters(
+    hass: HomeAssistant, amis_meter: PtyAmisMeter
+) -> None:
+    """Reconfigure keeps an AMIS entry's ID; another meter's entry is refused."""
+    amis_meter.start()
+    amis_entry = meter_entry(
+        amis_meter.port, unique_id="53414D0102030405", encryption_key=AMIS_KEY
+    )
+    amis_entry.add_to_hass(hass)
+    result = await amis_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**_user_input(amis_meter.port, AMIS_KEY)}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert amis_entry.unique_id == "53414D0102030405"
+    assert amis_entry.data[CONF_INTERFACE] == INTERFACE_NETZ_OOE_AMIS
+    await hass.config_entries.async_remove(amis_entry.entry_id)
+    await hass.async_block_till_done()
+
+    # An entry of a DLMS meter pointed at the AMIS meter: a different meter.
+    other = meter_entry(str(amis_meter.link.with_name("ttyGONE")))
+    other.add_to_hass(hass)
+    result = await other.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**_user_input(amis_meter.port, AMIS_KEY)}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_meter"
