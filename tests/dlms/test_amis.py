@@ -19,6 +19,7 @@ from custom_components.dlms_smartmeter.dlms import (
     StreamFramer,
     UnsupportedError,
     UnsupportedPayloadError,
+    amis,
 )
 from custom_components.dlms_smartmeter.dlms.amis import (
     RECORDS,
@@ -337,3 +338,16 @@ def test_long_frame_encoder_refuses_oversized_payloads() -> None:
     header = parse_data_frame(SPEC_FRAME).header
     with pytest.raises(ValueError, match="255"):
         encode_data_frame(header, bytes(256))
+
+
+def test_decoder_failure_on_an_amis_frame_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(raw: bytes, key: bytes | None) -> Reading:
+        raise RuntimeError(f"decoder bug on {len(raw)} bytes, key set: {bool(key)}")
+
+    monkeypatch.setattr(amis, "decode_data_frame", broken)
+    decoder = MeterDecoder(SPEC_KEY)
+    (error,) = decoder.feed(SPEC_FRAME)
+    assert isinstance(error, MalformedPayloadError)
+    assert decoder.pop_replies() == ACK
