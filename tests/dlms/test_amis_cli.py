@@ -107,24 +107,17 @@ def test_simulate_amis_needs_a_two_way_port(capsys: pytest.CaptureFixture[str]) 
     assert "--pty or --tcp" in capsys.readouterr().err
 
 
-def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
-    socket_enabled: None,
-) -> None:
-    """The simulated meter searches, then sends data while it gets E5."""
+def _simulate(*arguments: str) -> subprocess.Popen[str]:
+    """``simulate --amis`` in a child process (from the repository root)."""
     environment = os.environ | {"PYTHONPATH": str(REPOSITORY)}
-    process = subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - the arguments come from the tests
         [
             sys.executable,
             "-m",
             "custom_components.dlms_smartmeter.dlms",
             "simulate",
             "--amis",
-            "--tcp",
-            "0",
-            "--interval",
-            "0.02",
-            "--search-interval",
-            "0.2",
+            *arguments,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -132,6 +125,13 @@ def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
         cwd=REPOSITORY,
         env=environment,
     )
+
+
+def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
+    socket_enabled: None,
+) -> None:
+    """The simulated meter searches, then sends data while it gets E5."""
+    process = _simulate("--tcp", "0", "--interval", "0.02", "--search-interval", "0.2")
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -158,25 +158,7 @@ def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
 def test_simulate_amis_on_a_pty(tmp_path: Path) -> None:
     """``simulate --amis --pty``: the link appears, Ctrl-C removes it."""
     link = tmp_path / "ttyAMIS"
-    environment = os.environ | {"PYTHONPATH": str(REPOSITORY)}
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [
-            sys.executable,
-            "-m",
-            "custom_components.dlms_smartmeter.dlms",
-            "simulate",
-            "--amis",
-            "--pty",
-            str(link),
-            "--search-interval",
-            "0.1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPOSITORY,
-        env=environment,
-    )
+    process = _simulate("--pty", str(link), "--search-interval", "0.1")
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == str(link)

@@ -82,14 +82,7 @@ def decode_data_frame(raw: bytes, key: bytes | None) -> Reading:
     if key is None:
         msg = "AMIS telegrams are encrypted: an encryption key is needed"
         raise UnsupportedError(msg)
-    iv = mode5_iv(
-        header.manufacturer,
-        header.identification,
-        header.version,
-        header.medium,
-        header.access_number,
-    )
-    plaintext = decrypt_mode5(key, iv, telegram.ciphertext)
+    plaintext = decrypt_mode5(key, _iv(header), telegram.ciphertext)
     if not plaintext.endswith(FILLER):
         msg = "the decrypted telegram does not end with the 2F 2F fillers: corrupt"
         raise MalformedPayloadError(msg)
@@ -105,6 +98,17 @@ def decode_data_frame(raw: bytes, key: bytes | None) -> Reading:
         layout=LAYOUT,
         identifies_meter=False,
         raw=raw,
+    )
+
+
+def _iv(header: DataHeader) -> bytes:
+    """The mode-5 IV of a telegram, from its address fields as sent."""
+    return mode5_iv(
+        header.manufacturer,
+        header.identification,
+        header.version,
+        header.medium,
+        header.access_number,
     )
 
 
@@ -169,11 +173,4 @@ def encode_telegram(  # noqa: PLR0913 - every field of a telegram is a keyword
             record_header, values[spec.obis], _VALUE_LENGTH, signed=spec.signed
         )
     plaintext = FILLER + body + FILLER
-    iv = mode5_iv(
-        header.manufacturer,
-        header.identification,
-        header.version,
-        header.medium,
-        header.access_number,
-    )
-    return encode_data_frame(header, encrypt_mode5(key, iv, plaintext))
+    return encode_data_frame(header, encrypt_mode5(key, _iv(header), plaintext))
