@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
 from tests.data import AMIS, REPOSITORY
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 KINDS = {
@@ -107,10 +109,15 @@ def test_simulate_amis_needs_a_two_way_port(capsys: pytest.CaptureFixture[str]) 
     assert "--pty or --tcp" in capsys.readouterr().err
 
 
-def _simulate(*arguments: str) -> subprocess.Popen[str]:
-    """``simulate --amis`` in a child process (from the repository root)."""
+@contextlib.contextmanager
+def _simulated(*arguments: str) -> Iterator[tuple[str, list[str]]]:
+    """``simulate --amis`` in a child process: its first output line, then Ctrl-C.
+
+    After the block the list holds the child's standard error; the child must
+    have ended with status 0 and without a traceback.
+    """
     environment = os.environ | {"PYTHONPATH": str(REPOSITORY)}
-    return subprocess.Popen(  # noqa: S603 - the arguments come from the tests
+    process = subprocess.Popen(  # noqa: S603 - the arguments come from the tests
         [
             sys.executable,
             "-m",
@@ -125,53 +132,46 @@ def _simulate(*arguments: str) -> subprocess.Popen[str]:
         cwd=REPOSITORY,
         env=environment,
     )
+    errors: list[str] = []
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip(), errors
+        process.send_signal(signal.SIGINT)
+        errors.append(process.communicate(timeout=30)[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors[0]
 
 
 def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
     socket_enabled: None,
 ) -> None:
     """The simulated meter searches, then sends data while it gets E5."""
-    process = _simulate("--tcp", "0", "--interval", "0.02", "--search-interval", "0.2")
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
+    readings: list[Reading] = []
+    tcp = ("--tcp", "0", "--interval", "0.02", "--search-interval", "0.2")
+    with _simulated(*tcp) as (url, _errors):
         host, port = url.removeprefix("socket://").split(":")
         decoder = MeterDecoder(DEMO_ENCRYPTION_KEY)
-        readings: list[Reading] = []
         with socket.create_connection((host, int(port)), timeout=30) as client:
             while len(readings) < 3:
                 data = client.recv(4096)
                 assert data
                 readings += [i for i in decoder.feed(data) if isinstance(i, Reading)]
                 client.sendall(decoder.pop_replies())
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
-    assert "Traceback" not in err
     assert readings[0].values["1-0:1.7.0"].value == 1250
 
 
 def test_simulate_amis_on_a_pty(tmp_path: Path) -> None:
     """``simulate --amis --pty``: the link appears, Ctrl-C removes it."""
     link = tmp_path / "ttyAMIS"
-    process = _simulate("--pty", str(link), "--search-interval", "0.1")
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == str(link)
+    with _simulated("--pty", str(link), "--search-interval", "0.1") as (path, _):
+        assert path == str(link)
         port = os.open(link, os.O_RDWR | os.O_NOCTTY)
         try:
             assert os.read(port, 5) == bytes.fromhex(AMIS["snd_nke_hex"])
         finally:
             os.close(port)
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
     assert not link.exists()

@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 import os
-import tty
 from typing import TYPE_CHECKING, Final
 
 from custom_components.dlms_smartmeter.dlms.amis_simulator import (
     AmisMeterEmulator,
     AmisState,
 )
+
+from .meter import PtyMeter, make_simulator
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,38 +32,24 @@ _SEARCH_ANSWER_WAIT: Final = 0.1
 _DATA_ANSWER_WAIT: Final = 2.0
 
 
-class PtyAmisMeter:
-    """The meter side of an AMIS session on a pseudo-terminal."""
+class PtyAmisMeter(PtyMeter):
+    """The meter side of an AMIS session on a pseudo-terminal.
+
+    The pty handling is the push meter's; its frame simulator stays unused.
+    """
 
     def __init__(self, link: Path) -> None:
-        self.link = link
+        super().__init__(link, make_simulator())
         self.emulator = AmisMeterEmulator(AMIS_KEY, start=AMIS_START)
         self.acks_reach_meter = True
         self.reader_bytes = bytearray()
         """Everything the reader wrote, whether or not it reached the meter."""
-        self.master_fd: int | None = None
-        self.slave_fd: int | None = None
         self._task: asyncio.Task[None] | None = None
-        self._plug()
-
-    @property
-    def port(self) -> str:
-        """What the integration opens."""
-        return str(self.link)
 
     @property
     def state(self) -> AmisState:
         """What the meter is doing."""
         return self.emulator.state
-
-    def _plug(self) -> None:
-        master_fd, slave_fd = os.openpty()
-        tty.setraw(slave_fd)
-        os.set_blocking(master_fd, False)
-        self.master_fd, self.slave_fd = master_fd, slave_fd
-        with contextlib.suppress(FileNotFoundError):
-            self.link.unlink()
-        self.link.symlink_to(os.ttyname(slave_fd))
 
     def start(self) -> None:
         """Let the meter run."""
@@ -102,10 +89,4 @@ class PtyAmisMeter:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        for fd in (self.master_fd, self.slave_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.master_fd = self.slave_fd = None
-        with contextlib.suppress(FileNotFoundError):
-            self.link.unlink()
+        super().close()
