@@ -43,9 +43,11 @@ from .const import (
     DEFAULT_INTERFACE,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    INTERFACES,
     LOGGER,
     MAX_UPDATE_INTERVAL,
 )
+from .dlms import format_key
 from .flow_fields import (
     INTERFACE_SELECTOR,
     PASSWORD,
@@ -57,9 +59,11 @@ from .flow_fields import (
     interface_of,
     line_settings_from,
     list_ports,
+    new_unique_id,
     parity_choice,
     parse_keys,
     settings_of,
+    unique_id_for,
 )
 
 if TYPE_CHECKING:
@@ -85,12 +89,23 @@ _SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
 
+SEARCH_MARGIN: Final = 10.0
+"""Seconds added to a meter's search interval (AMIS: one minute) to listen."""
+
 KEY_SOURCES: Final = {
     # Where operators hand out keys. The key help texts name them through
     # placeholders: hassfest refuses addresses inside translations.
     "wiener_netze_info": "https://www.wienernetze.at/smart-meter-kundenschnittstelle",
     "netz_noe_email": "smartmeter@netz-noe.at",
 }
+
+
+def _listen_timeout(interface: str) -> float:
+    """How long to listen: longer for meters that search once a minute (AMIS)."""
+    choice = INTERFACES.get(interface)
+    if choice is None or choice.search_interval is None:
+        return LISTEN_TIMEOUT
+    return max(LISTEN_TIMEOUT, choice.search_interval + SEARCH_MARGIN)
 
 
 class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -124,7 +139,11 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._async_abort_entries_match({CONF_PORT: meter_input.settings.port})
                 reading = await self._async_listen(meter_input, None, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
+                    if not reading.identifies_meter:
+                        # The key is the meter's only identity in its telegrams.
+                        key = format_key(meter_input.encryption_key)
+                        self._async_abort_entries_match({CONF_ENCRYPTION_KEY: key})
+                    await self.async_set_unique_id(new_unique_id(reading))
                     self._abort_if_unique_id_configured()
                     return self.async_create_entry(
                         title=reading.identity.title, data=meter_input.as_entry_data()
@@ -171,7 +190,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
+                    await self.async_set_unique_id(unique_id_for(entry, reading))
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
@@ -212,7 +231,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                         return self.async_abort(reason="already_configured")
                 reading = await self._async_listen(meter_input, entry, errors)
                 if reading is not None:
-                    await self.async_set_unique_id(reading.identity.meter_id)
+                    await self.async_set_unique_id(unique_id_for(entry, reading))
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
                     return self.async_update_reload_and_abort(
                         entry, data=meter_input.as_entry_data()
@@ -317,7 +336,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 meter_input.settings,
                 meter_input.encryption_key,
                 meter_input.authentication_key,
-                LISTEN_TIMEOUT,
+                _listen_timeout(meter_input.interface),
             )
         except InvalidAuthenticationKeyError:
             # The tag covers both keys, so a wrong encryption key fails it
@@ -335,7 +354,10 @@ async def _async_encryption_key_rejected(meter_input: MeterInput) -> bool:
     """
     try:
         await async_probe(
-            meter_input.settings, meter_input.encryption_key, None, LISTEN_TIMEOUT
+            meter_input.settings,
+            meter_input.encryption_key,
+            None,
+            _listen_timeout(meter_input.interface),
         )
     except InvalidKeyError:
         return True

@@ -42,6 +42,9 @@ class Interface:
     parity: str
     authentication_key_issued: bool = False
     """The operator hands out an authentication key with the encryption key."""
+    search_interval: float | None = None
+    """Seconds between the search requests of a meter that only sends data
+    while the reader acknowledges it (AMIS); ``None`` for push meters."""
 
 
 # The framing (HDLC, M-Bus or a bare APDU) is not part of an interface: the
@@ -54,6 +57,7 @@ INTERFACE_KAERNTEN_WELS: Final = "kaernten_wels_p1"
 INTERFACE_BURGENLAND: Final = "netz_burgenland_optical"
 INTERFACE_STEIERMARK_E450: Final = "steiermark_e450_mbus"
 INTERFACE_STEIERMARK_T210: Final = "steiermark_t210_p1"
+INTERFACE_NETZ_OOE_AMIS: Final = "netz_ooe_amis_optical"
 INTERFACE_CUSTOM: Final = "custom"
 DEFAULT_INTERFACE: Final = INTERFACE_WIENER_NETZE
 
@@ -77,6 +81,10 @@ INTERFACES: Final[dict[str, Interface]] = {
     INTERFACE_STEIERMARK_T210: Interface(
         115200, PARITY_NONE, authentication_key_issued=True
     ),
+    # Optical IR head (read/write) on the Siemens AMIS TD-3511/TD-3512: wired
+    # M-Bus; a search request every minute, then data every second while
+    # every telegram is acknowledged.
+    INTERFACE_NETZ_OOE_AMIS: Interface(9600, PARITY_EVEN, search_interval=60.0),
 }
 """The setup form's interface choices, named by grid operator and meter."""
 

@@ -1,8 +1,12 @@
-"""Fields of the config flow's forms: their schema, and the input read from them."""
+"""Fields of the config flow's forms, the input read from them, unique IDs.
+
+The unique ID is what an entry gets for the meter that answered the flow.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import usb
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from homeassistant.config_entries import ConfigEntry
+
+    from .dlms import Reading
 
 SECTION_CUSTOM_LINE: Final = "custom_line"
 """Form section with baud rate and parity for the custom interface choice."""
@@ -221,3 +227,33 @@ def interface_of(entry: ConfigEntry) -> str:
         settings.parity,
         authentication_key=bool(entry.data.get(CONF_AUTHENTICATION_KEY)),
     )
+
+
+def new_unique_id(reading: Reading) -> str:
+    """The unique ID of a new entry for the meter that sent ``reading``.
+
+    AMIS telegrams name no meter (every one carries the reader's address), so
+    such a meter gets its manufacturer code and five random bytes: stable for
+    the entry's lifetime, through re-keying and port changes.
+    """
+    meter_id = reading.identity.meter_id
+    if reading.identifies_meter:
+        return meter_id
+    return meter_id[:_MANUFACTURER_HEX] + secrets.token_hex(5).upper()
+
+
+def unique_id_for(entry: ConfigEntry, reading: Reading) -> str:
+    """The unique ID ``entry`` must have for ``reading`` to be from its meter.
+
+    An AMIS meter is only known by its manufacturer code: a new key or port
+    keeps the entry's unique ID, and so its entities and statistics.
+    """
+    meter_id = reading.identity.meter_id
+    stored = (entry.unique_id or "").upper()
+    if not reading.identifies_meter and stored.startswith(meter_id[:_MANUFACTURER_HEX]):
+        return entry.unique_id or meter_id
+    return meter_id
+
+
+_MANUFACTURER_HEX: Final = 6
+"""Hex digits of the manufacturer code at the start of a system title."""
