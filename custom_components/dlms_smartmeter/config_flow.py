@@ -46,6 +46,7 @@ from .const import (
     INTERFACES,
     LOGGER,
     MAX_UPDATE_INTERVAL,
+    SEARCH_MARGIN,
 )
 from .dlms import format_key
 from .flow_fields import (
@@ -88,9 +89,6 @@ _SERIAL_PORT_SELECTOR: type[selector.Selector[Any]] | None = getattr(
 
 LISTEN_TIMEOUT: Final = 10.0
 """Seconds the flow listens for a frame (the meter pushes every 1-15 s)."""
-
-SEARCH_MARGIN: Final = 10.0
-"""Seconds added to a meter's search interval (AMIS: one minute) to listen."""
 
 KEY_SOURCES: Final = {
     # Where operators hand out keys. The key help texts name them through

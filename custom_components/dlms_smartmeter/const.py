@@ -61,6 +61,9 @@ INTERFACE_NETZ_OOE_AMIS: Final = "netz_ooe_amis_optical"
 INTERFACE_CUSTOM: Final = "custom"
 DEFAULT_INTERFACE: Final = INTERFACE_WIENER_NETZE
 
+SEARCH_MARGIN: Final = 10.0
+"""Seconds added to a meter's search interval (AMIS: one minute) to wait for it."""
+
 INTERFACES: Final[dict[str, Interface]] = {
     # Optical IR head: Iskraemeco AM550, Landis+Gyr E450, Siemens IM350.
     INTERFACE_WIENER_NETZE: Interface(9600, PARITY_NONE),

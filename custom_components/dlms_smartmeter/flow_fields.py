@@ -229,6 +229,12 @@ def interface_of(entry: ConfigEntry) -> str:
     )
 
 
+def search_interval_of(entry: ConfigEntry) -> float | None:
+    """Seconds between the searches of the entry's meter (AMIS), if it searches."""
+    interface = INTERFACES.get(interface_of(entry))
+    return interface.search_interval if interface is not None else None
+
+
 def new_unique_id(reading: Reading) -> str:
     """The unique ID of a new entry for the meter that sent ``reading``.
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT, EntityCategory
+from homeassistant.const import CONF_PORT, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.dlms_smartmeter import config_flow, flow_fields
 from custom_components.dlms_smartmeter.const import (
@@ -19,11 +25,14 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACE_NETZ_OOE_AMIS,
     INTERFACES,
 )
+from custom_components.dlms_smartmeter.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.dlms_smartmeter.dlms import format_key
 from custom_components.dlms_smartmeter.dlms.amis_simulator import AmisState
 
 from .amis_meter import AMIS_KEY, PtyAmisMeter
-from .meter import OTHER_KEY, meter_entry, wait_until
+from .meter import OTHER_KEY, entry_data, meter_entry, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -78,6 +87,12 @@ def _entity_id(hass: HomeAssistant, unique_id: str) -> str:
     entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, unique_id)
     assert entity_id is not None, unique_id
     return entity_id
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
 
 
 def test_listen_window_covers_the_search_interval() -> None:
@@ -152,6 +167,69 @@ async def test_amis_meter_through_the_config_flow(
     assert amis_meter.emulator.telegrams_sent > sent
     assert amis_meter.state is AmisState.SENDING
     assert set(amis_meter.reader_bytes) == {0xE5}
+    assert amis_meter.emulator.errors == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_silence_while_the_meter_searches_keeps_the_port_open(
+    hass: HomeAssistant, amis_meter: PtyAmisMeter
+) -> None:
+    """The watchdog marks a searching meter unavailable, but keeps answering it.
+
+    Reopening the port would only risk missing the once-a-minute search; the
+    data returns as soon as the acknowledgements get through again.
+    """
+    amis_meter.start()
+    # Set up without the config flow: every byte the meter gets is the link's.
+    data = entry_data(amis_meter.port, encryption_key=AMIS_KEY)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="53414D0102030405",
+        data={**data, CONF_INTERFACE: INTERFACE_NETZ_OOE_AMIS},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
+    await wait_until(lambda: coordinator.data is not None, what="first data")
+    await hass.async_block_till_done()
+    power_id = _entity_id(hass, f"{entry.unique_id}_power_import")
+    assert _state(hass, power_id) == "1250"
+
+    amis_meter.acks_reach_meter = False
+    await wait_until(
+        lambda: amis_meter.state is AmisState.SEARCHING, what="meter searching"
+    )
+    searches = amis_meter.emulator.searches_sent
+    await wait_until(
+        lambda: amis_meter.emulator.searches_sent > searches + 1, what="searches"
+    )
+    reconnects = coordinator.counters.reconnects
+    later = dt_util.utcnow() + timedelta(seconds=coordinator.stale_timeout + 1)
+    async_fire_time_changed(hass, later)
+    await hass.async_block_till_done()
+    assert _state(hass, power_id) == STATE_UNAVAILABLE
+    assert coordinator.connected
+    assert coordinator.counters.reconnects == reconnects
+
+    amis_meter.acks_reach_meter = True
+    await wait_until(
+        lambda: amis_meter.state is AmisState.SENDING, what="data telegrams again"
+    )
+    await wait_until(lambda: coordinator.last_update_success, what="available again")
+    await hass.async_block_till_done()
+    assert _state(hass, power_id) != STATE_UNAVAILABLE
+    assert coordinator.counters.reconnects == reconnects
+
+    # Every byte the reader sent is an acknowledgement, and the link's count,
+    # the diagnostics and what the meter got agree.
+    await wait_until(
+        lambda: len(amis_meter.reader_bytes) == coordinator.link.bytes_written,
+        what="the meter read every acknowledgement",
+    )
+    assert set(amis_meter.reader_bytes) == {0xE5}
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["counters"]["bytes_written"] == coordinator.link.bytes_written
+    assert coordinator.link.bytes_written > 0
     assert amis_meter.emulator.errors == []
     assert await hass.config_entries.async_unload(entry.entry_id)
 
