@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,10 +12,10 @@ import pytest
 from custom_components.dlms_smartmeter.dlms import MeterDecoder, Reading
 from custom_components.dlms_smartmeter.dlms.cli import main
 from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
-from tests.data import AMIS, REPOSITORY
+from tests.data import AMIS
+from tests.dlms.simulate_process import simulated
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 KINDS = {
@@ -109,50 +105,13 @@ def test_simulate_amis_needs_a_two_way_port(capsys: pytest.CaptureFixture[str]) 
     assert "--pty or --tcp" in capsys.readouterr().err
 
 
-@contextlib.contextmanager
-def _simulated(*arguments: str) -> Iterator[tuple[str, list[str]]]:
-    """``simulate --amis`` in a child process: its first output line, then Ctrl-C.
-
-    After the block the list holds the child's standard error; the child must
-    have ended with status 0 and without a traceback.
-    """
-    environment = os.environ | {"PYTHONPATH": str(REPOSITORY)}
-    process = subprocess.Popen(  # noqa: S603 - the arguments come from the tests
-        [
-            sys.executable,
-            "-m",
-            "custom_components.dlms_smartmeter.dlms",
-            "simulate",
-            "--amis",
-            *arguments,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPOSITORY,
-        env=environment,
-    )
-    errors: list[str] = []
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip(), errors
-        process.send_signal(signal.SIGINT)
-        errors.append(process.communicate(timeout=30)[1])
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, errors
-    assert "Traceback" not in errors[0]
-
-
 def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
     socket_enabled: None,
 ) -> None:
     """The simulated meter searches, then sends data while it gets E5."""
     readings: list[Reading] = []
     tcp = ("--tcp", "0", "--interval", "0.02", "--search-interval", "0.2")
-    with _simulated(*tcp) as (url, _errors):
+    with simulated("--amis", *tcp) as (url, _errors):
         host, port = url.removeprefix("socket://").split(":")
         decoder = MeterDecoder(DEMO_ENCRYPTION_KEY)
         with socket.create_connection((host, int(port)), timeout=30) as client:
@@ -167,7 +126,10 @@ def test_simulate_amis_over_tcp_only_sends_while_acknowledged(
 def test_simulate_amis_on_a_pty(tmp_path: Path) -> None:
     """``simulate --amis --pty``: the link appears, Ctrl-C removes it."""
     link = tmp_path / "ttyAMIS"
-    with _simulated("--pty", str(link), "--search-interval", "0.1") as (path, _):
+    with simulated("--amis", "--pty", str(link), "--search-interval", "0.1") as (
+        path,
+        _,
+    ):
         assert path == str(link)
         port = os.open(link, os.O_RDWR | os.O_NOCTTY)
         try:
