@@ -40,8 +40,10 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     INTERFACE_AUTO,
+    INTERFACES,
     LOGGER,
     MAX_UPDATE_INTERVAL,
+    SEARCH_MARGIN,
     LineCandidate,
     interface_found,
 )
@@ -57,11 +59,13 @@ from .flow_fields import (
     line_choice,
     list_ports,
     meter_schema,
+    new_unique_id,
     parity_choice,
     parse_keys,
     port_fields,
     settings_of,
     typed_port,
+    unique_id_for,
 )
 from .line_search import LineSearch
 from .link import redact_port
@@ -112,6 +116,14 @@ class _Listening:
                 authenticated=reading.security is SecurityLevel.AUTHENTICATED,
             )
         return self.meter_input.entry_data(settings, interface)
+
+
+def _listen_timeout(interface: str) -> float:
+    """How long to listen: longer for meters that search once a minute (AMIS)."""
+    choice = INTERFACES.get(interface)
+    if choice is None or choice.search_interval is None:
+        return LISTEN_TIMEOUT
+    return max(LISTEN_TIMEOUT, choice.search_interval + SEARCH_MARGIN)
 
 
 class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -277,11 +289,17 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         if listening is None or listening.found is None:
             return await self.async_step_user()
         settings, reading = listening.found
-        await self.async_set_unique_id(reading.identity.meter_id)
         data = listening.entry_data(settings, reading)
         if listening.entry is None:
+            if not reading.identifies_meter:
+                # The key is the meter's only identity in its telegrams.
+                self._async_abort_entries_match(
+                    {CONF_ENCRYPTION_KEY: data[CONF_ENCRYPTION_KEY]}
+                )
+            await self.async_set_unique_id(new_unique_id(reading))
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=reading.identity.title, data=data)
+        await self.async_set_unique_id(unique_id_for(listening.entry, reading))
         self._abort_if_unique_id_mismatch(reason="wrong_meter")
         return self.async_update_reload_and_abort(listening.entry, data=data)
 
@@ -317,7 +335,10 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Start listening in the background and show the progress step."""
         search = LineSearch(
-            meter_input.port, meter_input.candidates, meter_input.keys, LISTEN_TIMEOUT
+            meter_input.port,
+            meter_input.candidates,
+            meter_input.keys,
+            _listen_timeout(meter_input.interface),
         )
         search.on_next = self._async_show_next_setting
         task = self.hass.async_create_task(

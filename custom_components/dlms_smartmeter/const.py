@@ -47,6 +47,9 @@ class Interface:
     layouts: frozenset[str] = frozenset()
     """Payload layouts of the meters behind this choice (tells apart choices
     with the same line settings when the line settings were searched)."""
+    search_interval: float | None = None
+    """Seconds between the search requests of a meter that only sends data
+    while the reader acknowledges it (AMIS); ``None`` for push meters."""
 
 
 # The framing (HDLC, M-Bus or a bare APDU) is not part of an interface: the
@@ -59,10 +62,14 @@ INTERFACE_KAERNTEN_WELS: Final = "kaernten_wels_p1"
 INTERFACE_BURGENLAND: Final = "netz_burgenland_optical"
 INTERFACE_STEIERMARK_E450: Final = "steiermark_e450_mbus"
 INTERFACE_STEIERMARK_T210: Final = "steiermark_t210_p1"
+INTERFACE_NETZ_OOE_AMIS: Final = "netz_ooe_amis_optical"
 INTERFACE_CUSTOM: Final = "custom"
 INTERFACE_AUTO: Final = "auto"
 """Not stored: the setup searches the line settings and stores what it found."""
 DEFAULT_INTERFACE: Final = INTERFACE_AUTO
+
+SEARCH_MARGIN: Final = 10.0
+"""Seconds added to a meter's search interval (AMIS: one minute) to wait for it."""
 
 INTERFACES: Final[dict[str, Interface]] = {
     # Optical IR head: Iskraemeco AM550, Landis+Gyr E450, Siemens IM350.
@@ -105,6 +112,10 @@ INTERFACES: Final[dict[str, Interface]] = {
         authentication_key_issued=True,
         layouts=frozenset({Layout.DSMR_TEXT}),
     ),
+    # Optical IR head (read/write) on the Siemens AMIS TD-3511/TD-3512: wired
+    # M-Bus; a search request every minute, then data every second while
+    # every telegram is acknowledged.
+    INTERFACE_NETZ_OOE_AMIS: Interface(9600, PARITY_EVEN, search_interval=60.0),
 }
 """The setup form's interface choices, named by grid operator and meter."""
 

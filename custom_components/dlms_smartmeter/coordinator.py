@@ -38,6 +38,7 @@ from .dlms import (
 )
 from .dlms.guards import ReadingGuard
 from .dlms.quarter_hour import QuarterHourTracker
+from .flow_fields import search_interval_of
 from .health import FrameHistory, LinkHealth
 from .link import SERIAL_ERRORS, LineSettings, MeterLink
 from .repairs import LinkAdvisor
@@ -109,7 +110,8 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self.quarter_hours = QuarterHourTracker()
         """Quarter-hour energy, demand and monthly peak, on the meter's clock."""
         self._publish_unsub: CALLBACK_TYPE | None = None
-        self.watchdog = SilenceWatchdog(hass, self._on_silent)
+        searches = search_interval_of(entry)  # AMIS: the meter searches when unheard
+        self.watchdog = SilenceWatchdog(hass, self._on_silent, searches)
         self._key_failures = 0
         self._reauth_started = False
         self._first_outcome: asyncio.Future[bool] | None = None
@@ -134,8 +136,7 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
             async with asyncio.timeout(SETUP_TIMEOUT):
                 key_accepted = await self._first_outcome
         except TimeoutError:
-            # A silent meter is no reason to fail setup: the entities stay
-            # unavailable until it pushes.
+            # A silent meter does not fail setup: the entities wait for it.
             key_accepted = True
         finally:
             self._first_outcome = None
@@ -235,7 +236,9 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
                 self._handle_reading(item, now)
             else:
                 self._handle_problem(item)
-        self.link.write(self._decoder.pop_replies())
+        if replies := self._decoder.pop_replies():
+            self.link.write(replies)
+            self.watchdog.answered()
         self.advisor.update()
 
     @callback
@@ -312,6 +315,9 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
     @callback
     def _on_silent(self) -> None:
         """No valid frame for the stale timeout: reopen the port until frames flow."""
+        if self.watchdog.searching:  # the port works: reopening could miss a search
+            self._set_unavailable("the meter sends only search requests")
+            return
         self._set_unavailable(
             f"no valid frame received for {self.stale_timeout:.0f} s; reopening "
             f"{self.port_name} until frames arrive"

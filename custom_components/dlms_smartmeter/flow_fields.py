@@ -3,11 +3,14 @@
 Ports come in two fields: a detected port from a list, or a typed URL or
 path. Home Assistant 2026.5 and later mark a typed value in the port list as
 an unknown item, which reads like an error to the owner of a network head.
+
+The unique ID is what an entry gets for the meter that answered the flow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import usb
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from homeassistant.config_entries import ConfigEntry
+
+    from .dlms import Reading
 
 # Home Assistant 2026.5 and later have a serial port selector that also
 # offers ESPHome serial proxies; older versions get a list of detected ports.
@@ -302,3 +307,39 @@ def interface_of(entry: ConfigEntry) -> str:
         settings.parity,
         authentication_key=bool(entry.data.get(CONF_AUTHENTICATION_KEY)),
     )
+
+
+def search_interval_of(entry: ConfigEntry) -> float | None:
+    """Seconds between the searches of the entry's meter (AMIS), if it searches."""
+    interface = INTERFACES.get(interface_of(entry))
+    return interface.search_interval if interface is not None else None
+
+
+def new_unique_id(reading: Reading) -> str:
+    """The unique ID of a new entry for the meter that sent ``reading``.
+
+    AMIS telegrams name no meter (every one carries the reader's address), so
+    such a meter gets its manufacturer code and five random bytes: stable for
+    the entry's lifetime, through re-keying and port changes.
+    """
+    meter_id = reading.identity.meter_id
+    if reading.identifies_meter:
+        return meter_id
+    return meter_id[:_MANUFACTURER_HEX] + secrets.token_hex(5).upper()
+
+
+def unique_id_for(entry: ConfigEntry, reading: Reading) -> str:
+    """The unique ID ``entry`` must have for ``reading`` to be from its meter.
+
+    An AMIS meter is only known by its manufacturer code: a new key or port
+    keeps the entry's unique ID, and so its entities and statistics.
+    """
+    meter_id = reading.identity.meter_id
+    stored = (entry.unique_id or "").upper()
+    if not reading.identifies_meter and stored.startswith(meter_id[:_MANUFACTURER_HEX]):
+        return entry.unique_id or meter_id
+    return meter_id
+
+
+_MANUFACTURER_HEX: Final = 6
+"""Hex digits of the manufacturer code at the start of a system title."""

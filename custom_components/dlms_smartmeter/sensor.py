@@ -8,7 +8,7 @@ the meter pushes again).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.components.sensor import (
@@ -111,6 +111,33 @@ def _reactive_energy(
     )
 
 
+def _reactive_energy_total(
+    key: str, total: str, tariff_1: str, tariff_2: str
+) -> DlmsSensorEntityDescription:
+    """A reactive energy total: the total register, else a one-tariff meter's tariff 1.
+
+    The AMIS meters send their reactive energy only as tariff-1 registers
+    (3.8.1, 4.8.1); without a second tariff that register is the total.
+    """
+
+    def _code(data: MeterData) -> str | None:
+        if total in data.values:
+            return total
+        if tariff_1 in data.values and tariff_2 not in data.values:
+            return tariff_1
+        return None
+
+    def _value(data: MeterData) -> StateType:
+        code = _code(data)
+        return None if code is None else data.values[code]
+
+    return replace(
+        _reactive_energy(key, total),
+        value_fn=_value,
+        exists_fn=lambda data: _code(data) is not None,
+    )
+
+
 def _power(key: str, obis: str, *, enabled: bool = True) -> DlmsSensorEntityDescription:
     """Active power, published as the mean over the update interval."""
     return DlmsSensorEntityDescription(
@@ -184,8 +211,12 @@ SENSORS: Final[tuple[DlmsSensorEntityDescription, ...]] = (
     # What the Energy dashboard takes: grid consumption and return to grid.
     _energy("energy_import", OBIS_ENERGY_IMPORT),
     _energy("energy_export", OBIS_ENERGY_EXPORT),
-    _reactive_energy("reactive_energy_import", "1-0:3.8.0"),
-    _reactive_energy("reactive_energy_export", "1-0:4.8.0"),
+    _reactive_energy_total(
+        "reactive_energy_import", "1-0:3.8.0", "1-0:3.8.1", "1-0:3.8.2"
+    ),
+    _reactive_energy_total(
+        "reactive_energy_export", "1-0:4.8.0", "1-0:4.8.1", "1-0:4.8.2"
+    ),
     _power("power_import", OBIS_POWER_IMPORT),
     _power("power_export", OBIS_POWER_EXPORT),
     _reactive_power("reactive_power_import", "1-0:3.7.0"),
@@ -201,6 +232,19 @@ SENSORS: Final[tuple[DlmsSensorEntityDescription, ...]] = (
         exists_fn=lambda data: (
             OBIS_POWER_IMPORT in data.values and OBIS_POWER_EXPORT in data.values
         ),
+    ),
+    DlmsSensorEntityDescription(
+        # AMIS "Inkassozählwerk": signed, so it may go down.
+        key="collection_register",
+        translation_key="collection_register",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_value_of("1-0:1.128.0"),
+        exists_fn=_has("1-0:1.128.0"),
     ),
     DlmsSensorEntityDescription(
         key="meter_time",

@@ -5,6 +5,11 @@ counts as silent after three missed pushes (at least 10 s, 30 s while the
 period is unknown). When that happens the owner is told (it makes the
 entities unavailable and reopens the port), and the watchdog keeps firing
 after each further stale timeout until a frame arrives again.
+
+A meter that sends data only while it is acknowledged (AMIS) falls back to
+a search request once per search interval: while those keep arriving and
+are answered, the meter is :attr:`~SilenceWatchdog.searching` and the port
+works, so reopening it would only risk missing the next search.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
+
+from .const import SEARCH_MARGIN
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,12 +40,19 @@ PUSH_PERIOD_SAMPLES: Final = 10
 class SilenceWatchdog:
     """Calls ``on_silent`` after every stale timeout without a reading."""
 
-    def __init__(self, hass: HomeAssistant, on_silent: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        on_silent: Callable[[], None],
+        search_interval: float | None = None,
+    ) -> None:
         """Prepare the watchdog; it fires only once armed."""
         self._hass = hass
         self._on_silent = on_silent
+        self._search_interval = search_interval
         self._unsub: CALLBACK_TYPE | None = None
         self._last_reading_time: float | None = None
+        self._last_answered: float | None = None
         self.intervals: deque[float] = deque(maxlen=PUSH_PERIOD_SAMPLES)
         """Seconds between the last accepted readings."""
 
@@ -63,6 +77,19 @@ class SilenceWatchdog:
             self.intervals.append(now - self._last_reading_time)
         self._last_reading_time = now
         self.arm()
+
+    @callback
+    def answered(self) -> None:
+        """The reader answered a frame of the meter (AMIS: a search or data)."""
+        self._last_answered = self._hass.loop.time()
+
+    @property
+    def searching(self) -> bool:
+        """Whether the meter was answered within its search interval (and margin)."""
+        if self._search_interval is None or self._last_answered is None:
+            return False
+        since = self._hass.loop.time() - self._last_answered
+        return since <= self._search_interval + SEARCH_MARGIN
 
     @callback
     def port_opened(self) -> None:

@@ -18,3 +18,8 @@ VECTORS: Final[dict[str, dict[str, Any]]] = {
     vector["id"]: vector
     for vector in json.loads((DATA / "vectors.json").read_text(encoding="utf-8"))
 }
+
+AMIS: Final[dict[str, Any]] = json.loads(
+    (DATA / "amis.json").read_text(encoding="utf-8")
+)
+"""AMIS vectors, streams and real telegrams from public sources (see its ``_about``)."""

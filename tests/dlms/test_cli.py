@@ -6,7 +6,6 @@ import io
 import json
 import os
 import runpy
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from custom_components.dlms_smartmeter.dlms.reading import MeterValue, Unit
 from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
 from tests.data import REPOSITORY, VECTORS
 from tests.data.appendix_frames import SEED_STEVE_GOOD, SEED_STEVE_SHORT
+from tests.dlms.simulate_process import simulated
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -560,29 +560,8 @@ def test_simulate_tcp_server(
 def test_simulate_process_cleans_up_on_interrupt(tmp_path: Path) -> None:
     """Ctrl-C ends ``simulate --pty`` with status 0 and removes the port's link."""
     link = tmp_path / "ttyMETER"
-    environment = os.environ | {"PYTHONPATH": str(REPOSITORY)}
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [
-            sys.executable,
-            "-m",
-            "custom_components.dlms_smartmeter.dlms",
-            "simulate",
-            "--pty",
-            str(link),
-            "--interval",
-            "0.05",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # From the repository root, so that coverage measurement of the child
-        # process finds the project's coverage settings.
-        cwd=REPOSITORY,
-        env=environment,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == str(link)
+    with simulated("--pty", str(link), "--interval", "0.05") as (first_line, _err):
+        assert first_line == str(link)
         port = os.open(link, os.O_RDONLY | os.O_NOCTTY)
         decoder = MeterDecoder(DEMO_ENCRYPTION_KEY)
         readings: list[Reading | DlmsError] = []
@@ -592,14 +571,6 @@ def test_simulate_process_cleans_up_on_interrupt(tmp_path: Path) -> None:
         finally:
             os.close(port)
         assert all(isinstance(reading, Reading) for reading in readings)
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
-    assert "Traceback" not in err
     assert not link.exists()
 
 

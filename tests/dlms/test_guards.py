@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hypothesis import given, strategies as st
@@ -456,3 +457,25 @@ def test_reading_guard_ignores_a_malformed_snapshot(
     guard.restore(snapshot)
     assert guard.last_invocation_counter is None
     assert guard.registers.baseline == {}
+
+
+def test_the_amis_collection_register_may_go_down() -> None:
+    """1.128.0 is signed: it goes down without a verdict; 1.8.0 still may not."""
+    guard = ReadingGuard()
+    first = {"1-0:1.8.0": 1000.0, "1-0:1.128.0": 50.0}
+    assert guard.check(_reading(None, first), 0.0) is Verdict.ACCEPTED
+    lower_collection = {"1-0:1.8.0": 1000.0, "1-0:1.128.0": -20.0}
+    assert guard.check(_reading(None, lower_collection), 1.0) is Verdict.ACCEPTED
+    lower_energy = {"1-0:1.8.0": 990.0, "1-0:1.128.0": -20.0}
+    verdict = guard.check(_reading(None, lower_energy), 2.0)
+    assert verdict is Verdict.REGISTER_DECREASED
+    assert "1-0:1.128.0" not in guard.snapshot()["registers"]
+
+
+def test_a_reading_that_names_no_meter_is_not_foreign() -> None:
+    """AMIS telegrams carry the reader's address: no meter to compare with."""
+    guard = ReadingGuard(b"SAM\x01\x02\x03\x04\x05")
+    amis = replace(_reading(None, {"1-0:1.8.0": 1.0}), identifies_meter=False)
+    assert guard.check(amis, 0.0) is Verdict.ACCEPTED
+    other = _reading(None, {"1-0:1.8.0": 2.0})
+    assert guard.check(other, 1.0) is Verdict.FOREIGN_METER

@@ -316,6 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--count", type=int, metavar="N", help="stop after N frames")
     simulate.add_argument(
+        "--amis",
+        action="store_true",
+        help="behave like a Netz Oberösterreich AMIS meter: search request, then "
+        "data only while the reader answers E5 (needs --pty or --tcp)",
+    )
+    simulate.add_argument(
+        "--search-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="AMIS: seconds between search requests (default: 60)",
+    )
+    simulate.add_argument(
         "--seed", type=int, default=0, help="seed of the simulated values"
     )
     target = simulate.add_mutually_exclusive_group()

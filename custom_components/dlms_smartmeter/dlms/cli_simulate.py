@@ -8,6 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from .amis_simulator import AmisMeterEmulator, run_amis_meter
 from .cli import AUTH_KEY_ENV, EXIT_OK, KEY_ENV, UsageError, read_key
 from .keys import format_key
 from .layouts import Layout
@@ -72,6 +73,50 @@ def _announce(path: str, what: str) -> None:
     print(path, flush=True)
 
 
+def _run_simulate_amis(args: argparse.Namespace, encryption_key: bytes) -> int:
+    """An AMIS meter: it talks to one reader, so it needs --pty or --tcp."""
+    if args.pty is None and args.tcp is None:
+        raise UsageError("--amis needs --pty or --tcp: the meter waits for E5")
+    print(
+        f"simulated AMIS meter, encryption key {format_key(encryption_key)}; it "
+        f"searches every {args.search_interval:g} s and sends every "
+        f"{args.interval:g} s while acknowledged",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    def _emulator() -> AmisMeterEmulator:
+        return AmisMeterEmulator(
+            encryption_key,
+            search_interval=args.search_interval,
+            data_interval=args.interval or 1.0,
+        )
+
+    async def _serve() -> int:
+        if args.tcp is not None:
+
+            def _listening(port: int) -> None:
+                _announce(f"socket://127.0.0.1:{port}", "AMIS meter for TCP readers")
+
+            await run_amis_meter(_emulator, tcp_port=args.tcp, on_listening=_listening)
+            return EXIT_OK
+        try:
+            pty, slave_path = create_virtual_serial_port(args.pty)
+        except OSError as error:
+            raise UsageError(f"--pty: cannot create {args.pty}: {error}") from None
+        _announce(args.pty, f"AMIS meter on a virtual serial port (-> {slave_path})")
+        try:
+            await run_amis_meter(_emulator, master_fd=pty)
+        finally:
+            remove_virtual_serial_port(pty, args.pty)
+        return EXIT_OK
+
+    try:
+        return asyncio.run(_serve())
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     """Run the simulated meter until the count is reached or it is interrupted."""
     encryption_key = (
@@ -82,6 +127,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     )
     if args.interval < 0:
         raise UsageError("--interval must not be negative")
+    if args.amis:
+        return _run_simulate_amis(args, encryption_key)
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
     if args.push_interval is not None and args.push_interval < 1:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import logging
 from typing import TYPE_CHECKING
 
-from . import dsmr
+from . import amis, dsmr
 from .apdu import (
     CIPHERING_TAGS,
     ApduTag,
@@ -41,7 +41,7 @@ from .errors import (
     MalformedPayloadError,
     UnsupportedError,
 )
-from .framing import LinkFrame, LinkLayer, StreamFramer
+from .framing import LinkFrame, LinkLayer, StreamFramer, amis as amis_frames
 from .keys import KEY_LENGTH
 from .layouts import BodyValues, map_body, read_body
 from .reading import Reading, SecurityLevel
@@ -195,8 +195,10 @@ class MeterDecoder:
     def pop_replies(self) -> bytes:
         """Bytes the meter's protocol requires the reader to send back.
 
-        Accumulated since the last call (acknowledgements of links that ask
-        for them); ``b""`` for every link that only pushes.
+        Accumulated since the last call. Only AMIS meters expect an answer:
+        ``E5`` for every search request and data frame addressed to the
+        reader, whether or not it decrypts (the session stays alive while a
+        wrong key is reported). For every link that only pushes: ``b""``.
         """
         replies = bytes(self._replies)
         self._replies.clear()
@@ -220,6 +222,8 @@ class MeterDecoder:
 
     def _frame(self, frame: LinkFrame) -> list[Reading | DlmsError]:
         """Outcomes of one link frame (none while a block sequence is pending)."""
+        if frame.link is LinkLayer.AMIS:
+            return self._amis_frame(frame)
         try:
             if frame.payload[:1] == _BLOCK_TRANSFER:
                 return self._block(frame)
@@ -229,6 +233,20 @@ class MeterDecoder:
         except Exception:
             # Meter data must never crash the reader; this is a decoder bug.
             _LOGGER.exception("unexpected failure while decoding a frame")
+            return [MalformedPayloadError("internal decoder failure on this frame")]
+
+    def _amis_frame(self, frame: LinkFrame) -> list[Reading | DlmsError]:
+        """Acknowledge an AMIS frame at once, then decode it if it carries data."""
+        if amis_frames.requires_ack(frame.raw):
+            self._replies += amis_frames.ACK
+        if amis_frames.is_search_request(frame.raw):
+            return []
+        try:
+            return [amis.decode_data_frame(frame.raw, self._encryption_key)]
+        except DlmsError as error:
+            return [error]
+        except Exception:
+            _LOGGER.exception("unexpected failure while decoding an AMIS frame")
             return [MalformedPayloadError("internal decoder failure on this frame")]
 
     def _block(self, frame: LinkFrame) -> list[Reading | DlmsError]:

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 REGISTER_UNITS = frozenset({Unit.WATT_HOUR, Unit.VAR_HOUR, Unit.VOLT_AMPERE_HOUR})
 """Units of cumulative registers: kept monotonic, published as the latest value."""
 
+SIGNED_REGISTERS = frozenset({"1-0:1.128.0"})
+"""Registers in those units that may go down (the AMIS collection register,
+"Inkassozählwerk"): published as the latest value, but not kept monotonic."""
+
 RESTART_CONFIRMATION_FRAMES = 5
 """Consecutive increasing frames below the last counter that prove a restart."""
 
@@ -307,11 +311,11 @@ _PUBLISHED = frozenset(
 
 
 def registers_of(reading: Reading) -> dict[str, float]:
-    """The cumulative registers of a reading."""
+    """The cumulative registers of a reading that never go down."""
     return {
         obis: meter_value.value
         for obis, meter_value in reading.values.items()
-        if meter_value.unit in REGISTER_UNITS
+        if meter_value.unit in REGISTER_UNITS and obis not in SIGNED_REGISTERS
     }
 
 
@@ -338,6 +342,7 @@ class ReadingGuard:
         """
         if (
             self._system_title is not None
+            and reading.identifies_meter
             and reading.system_title != self._system_title
         ):
             return Verdict.FOREIGN_METER

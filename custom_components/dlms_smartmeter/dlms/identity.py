@@ -19,6 +19,7 @@ MANUFACTURERS: Mapping[str, str] = {
     "LGZ": "Landis+Gyr",
     "SMS": "Siemens",
     "SIE": "Siemens",
+    "SAM": "Siemens",  # M-Bus manufacturer code of the AMIS meters
     "KFM": "Kaifa",
     "SAG": "Sagemcom",
     "ELS": "Elster/Honeywell",
@@ -39,6 +40,10 @@ MODELS: Mapping[str, str] = {
     "SMSgu": "IM350",
     "SMSgp": "IM350",
 }
+
+# Model by manufacturer id, for meters whose telegrams name no meter (AMIS:
+# the address fields are the reader's, the same for every meter).
+ANONYMOUS_MODELS: Mapping[str, str] = {"SAM": "AMIS"}
 
 DEFAULT_NAME = "Smart meter"
 """Name of a meter that tells nothing about its maker."""
@@ -79,6 +84,8 @@ class MeterIdentity:
     """Readable manufacturer name, falling back to the FLAG id."""
     model: str | None
     serial_number: str | None
+    identifies_meter: bool = True
+    """False when the system title names no meter (AMIS): it is no meter id."""
 
     @property
     def name(self) -> str:
@@ -92,18 +99,27 @@ class MeterIdentity:
         parts = (
             self.manufacturer or DEFAULT_NAME,
             self.model,
-            self.serial_number or self.meter_id,
+            self.serial_number or (self.meter_id if self.identifies_meter else None),
         )
         return " ".join(part for part in parts if part)
 
 
-def identify(system_title: bytes, serial_number: str | None = None) -> MeterIdentity:
+def identify(
+    system_title: bytes,
+    serial_number: str | None = None,
+    *,
+    identifies_meter: bool = True,
+) -> MeterIdentity:
     """The identity of the meter with ``system_title``."""
     flag = manufacturer_id(system_title)
+    model = (
+        model_of(system_title) if identifies_meter else ANONYMOUS_MODELS.get(flag or "")
+    )
     return MeterIdentity(
         meter_id=meter_id(system_title),
         manufacturer_id=flag,
         manufacturer=MANUFACTURERS.get(flag, flag) if flag is not None else None,
-        model=model_of(system_title),
+        model=model,
         serial_number=serial_number,
+        identifies_meter=identifies_meter,
     )

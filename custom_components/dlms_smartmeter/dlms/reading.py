@@ -66,13 +66,20 @@ class Reading:
     """Name of the payload layout that produced the values (e.g. ``"wiener_netze"``)."""
     serial_number: str | None = None
     """Meter number when the payload carries one."""
+    identifies_meter: bool = True
+    """False when ``system_title`` names no meter: AMIS telegrams carry the
+    reader's fixed address (``SAM`` and identification 00000000) instead."""
     raw: bytes = field(default=b"", compare=False, repr=False)
     """The link-layer bytes the reading came from (for diagnostics)."""
 
     @property
     def identity(self) -> MeterIdentity:
         """Meter id, manufacturer, model and serial number."""
-        return identify(self.system_title, self.serial_number)
+        return identify(
+            self.system_title,
+            self.serial_number,
+            identifies_meter=self.identifies_meter,
+        )
 
     @property
     def manufacturer(self) -> str | None:

@@ -1,7 +1,7 @@
-"""Link layers: HDLC, M-Bus and raw APDUs, and the stream framer that finds them.
+"""Link layers (HDLC, M-Bus, AMIS, raw APDUs) and the stream framer that finds them.
 
 Each link layer is one module that reads and writes its frames
-(:mod:`.hdlc`, :mod:`.mbus`, :mod:`.raw`) and one entry in
+(:mod:`.hdlc`, :mod:`.mbus`, :mod:`.amis`, :mod:`.raw`) and one entry in
 :data:`~.stream.LINKS`; :class:`StreamFramer` (:mod:`.stream`) turns a byte
 stream into :class:`LinkFrame` objects.
 """

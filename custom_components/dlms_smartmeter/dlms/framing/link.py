@@ -25,6 +25,8 @@ class LinkLayer(StrEnum):
     HDLC = "hdlc"
     MBUS = "mbus"
     APDU = "apdu"
+    AMIS = "amis"
+    """Wired M-Bus of the AMIS meters: SND_NKE short frames and CI 0x5B long frames."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from ..errors import ChecksumError, FramingError
+from .amis import AMIS
 from .hdlc import HDLC, HDLC_CLIENT_ADDRESS, HDLC_SERVER_ADDRESS
 from .link import (
     MAX_MESSAGE_SIZE,
@@ -37,9 +38,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
 LINKS: Final[dict[LinkLayer, LinkSpec]] = {
-    spec.link: spec for spec in (HDLC, MBUS, RAW_APDU)
+    spec.link: spec for spec in (HDLC, AMIS, MBUS, RAW_APDU)
 }
-"""Every link layer the framer can find, in the order tried at one offset."""
+"""Every link layer the framer can find, in the order tried at one offset
+(AMIS before M-Bus: it claims the long frames addressed to an AMIS reader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class StreamFramer:
 
     With ``LinkLayer.AUTO`` the framer looks for the frames of every link
     layer in :data:`LINKS`. A raw APDU has no checksum, so it is only trusted
-    while no checked frame (HDLC, M-Bus) has been seen: from the first valid
+    while no checked frame (HDLC, M-Bus, AMIS) has been seen: from the first valid
     checked frame on, raw-APDU candidates are ignored for the life of the
     framer.
     """
