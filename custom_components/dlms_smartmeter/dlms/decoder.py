@@ -293,10 +293,13 @@ class MeterDecoder:
             system_title=plaintext.system_title,
             invocation_counter=plaintext.invocation_counter,
             security=plaintext.security,
-            meter_time=header_time or body.clock,
+            # The clock object in the body is the meter's own clock at the
+            # capture; the header time can be a second or two earlier.
+            meter_time=(body.clock if body.clock_object else header_time or body.clock),
             values=dict(body.values),
             layout=str(body.layout),
             serial_number=body.serial_number,
+            logical_device_name=body.logical_device_name,
             raw=raw,
         )
 

@@ -66,6 +66,11 @@ class Reading:
     """Name of the payload layout that produced the values (e.g. ``"wiener_netze"``)."""
     serial_number: str | None = None
     """Meter number when the payload carries one."""
+    logical_device_name: str | None = field(default=None, compare=False)
+    """COSEM logical device name (``0-0:42.0.0``, e.g. ``LGZ1030653520967``)
+    when the payload carries one: the meter's identification where it sends
+    no serial number. Not compared: KSM West meters derive it from the serial
+    number, so it adds nothing to what a reading says."""
     raw: bytes = field(default=b"", compare=False, repr=False)
     """The link-layer bytes the reading came from (for diagnostics)."""
 
@@ -98,6 +103,7 @@ def reading_as_dict(reading: Reading) -> dict[str, Any]:
         "manufacturer": identity.manufacturer,
         "model": identity.model,
         "serial_number": reading.serial_number,
+        "logical_device_name": reading.logical_device_name,
         "layout": reading.layout,
         "security": reading.security.value,
         "invocation_counter": reading.invocation_counter,
