@@ -37,6 +37,8 @@ class Layout(StrEnum):
     """L+G E450 with an array of capture-object descriptors in front."""
     BURGENLAND = "burgenland"
     """Netz Burgenland E450: 14 positional values."""
+    KAIFA_NVE = "kaifa_nve"
+    """Norwegian Kaifa lists 1-3 (``KFM_001``): positional, no OBIS codes."""
     DSMR_TEXT = "dsmr_text"
     """A DSMR ASCII telegram inside the cipher envelope (Steiermark T210-D-R)."""
 
