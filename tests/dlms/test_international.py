@@ -7,10 +7,10 @@ scaling conventions those values rest on; ``international.md`` lists the
 sources. Every frame must either decode to exactly those values, units,
 meter time and meter identification, or be rejected with a named error.
 
-Where the decoder falls short today, the test is marked ``xfail(strict=True)``
+Where the decoder falls short, the test is marked ``xfail(strict=True)``
 with the concrete wrong outcome (recorded under ``"today"`` in the JSON), so
 that fixing the decoder turns the mark into a failure that asks for its
-removal.
+removal. Today no frame needs one.
 """
 
 from __future__ import annotations
@@ -195,11 +195,6 @@ def test_rejected_with_a_named_error(frame_id: str) -> None:
 # --- unencrypted pushes and the authenticated Smarty telegram ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today: a plain 0F data-notification on the raw APDU link yields no "
-    "outcome at all (the framer only starts raw APDUs at DB/DC 08)",
-)
 def test_plain_data_notification_on_the_apdu_link() -> None:
     frame = FRAMES["SE-KAIFA-OBIS-AMSHAN"]
     decoder = MeterDecoder(None, link=LinkLayer.APDU)
@@ -207,15 +202,31 @@ def test_plain_data_notification_on_the_apdu_link() -> None:
     assert [type(item) for item in outcomes] == [Reading]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today: without the authentication key the readable Smarty telegram "
-    "with an unexpected CRC is reported as a wrong key (DecryptionError)",
-)
+@pytest.mark.parametrize("split", [1, 5, 6, 7, 40, -1])
+def test_plain_data_notifications_in_pieces_and_after_noise(split: int) -> None:
+    # A plain push has no length: it ends where its body ends, however the
+    # bytes arrive, and a 0F that starts no valid notification is skipped.
+    apdu = bytes.fromhex(FRAMES["SE-KAIFA-OBIS-AMSHAN"]["hex"])
+    stream = b"\x0f\x00\x00\x00\x01\x05" + apdu + apdu
+    decoder = MeterDecoder(None, link=LinkLayer.APDU)
+    outcomes = decoder.feed(stream[:split]) + decoder.feed(stream[split:])
+    outcomes += decoder.flush()
+    assert [type(item) for item in outcomes] == [Reading, Reading]
+
+
+def test_a_cut_off_plain_notification_is_reported_at_the_end() -> None:
+    apdu = bytes.fromhex(FRAMES["SE-KAIFA-OBIS-AMSHAN"]["hex"])
+    decoder = MeterDecoder(None, link=LinkLayer.APDU)
+    assert decoder.feed(apdu[:-3]) == []
+    assert [error.kind for error in decoder.flush()] == ["framing"]
+
+
 def test_smarty_without_authentication_key_is_not_called_a_wrong_key() -> None:
     frame = dict(FRAMES["LU-SMARTY-SAG"], auth_key=None)
     (outcome,) = decode(frame)
     assert not isinstance(outcome, DecryptionError)
+    assert outcome.kind == "malformed"
+    assert "authentication key" in str(outcome)
 
 
 def test_a_wrong_key_is_still_a_wrong_key() -> None:

@@ -313,13 +313,14 @@ def _interpret(plaintext: _Plaintext) -> tuple[datetime | None, BodyValues]:
     data = plaintext.data
     try:
         if dsmr.looks_like_telegram(data):
-            return None, dsmr.parse_telegram(data)
+            authenticated = plaintext.security is SecurityLevel.AUTHENTICATED
+            return None, dsmr.parse_telegram(data, authenticated=authenticated)
         _invoke_id, date_time, body_at = parse_notification_header(data)
         # A fixed-form body is read from its bytes; any other is decoded.
         fixed = read_body(data, body_at)
         body = decode_data(data[body_at:]) if fixed is None else fixed
     except (MalformedPayloadError, UnsupportedError) as error:
-        if plaintext.verified:
+        if plaintext.verified or dsmr.is_readable_text(data):
             raise
         raise DecryptionError(WRONG_KEY_MESSAGE) from error
     header_time = parse_date_time(date_time) if date_time else None
