@@ -224,6 +224,7 @@ def test_a_cut_off_plain_notification_is_reported_at_the_end() -> None:
 def test_smarty_without_authentication_key_is_not_called_a_wrong_key() -> None:
     frame = dict(FRAMES["LU-SMARTY-SAG"], auth_key=None)
     (outcome,) = decode(frame)
+    assert isinstance(outcome, DlmsError)
     assert not isinstance(outcome, DecryptionError)
     assert outcome.kind == "malformed"
     assert "authentication key" in str(outcome)
