@@ -9,7 +9,12 @@ Wrong keys: a frame that is only encrypted (no tag) decrypts to *something*
 with any key. Its plaintext is accepted only when it is a data-notification
 that parses completely (every byte consumed) or a DSMR telegram with a valid
 CRC; anything else is reported as :class:`~.errors.DecryptionError`, never as
-values.
+values, except a telegram that reads as text (no wrong key gives that),
+whose failed check is reported as it is.
+
+Meter time: the clock object in the body (``0-0:1.0.0``, ``0-1:1.0.0``)
+where the push carries one, else the notification header's date-time, else
+a positional date-time of the body.
 """
 
 from __future__ import annotations

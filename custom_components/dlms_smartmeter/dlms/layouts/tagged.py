@@ -141,29 +141,36 @@ def _descriptor_of(data: Data) -> tuple[int, str, int] | None:
     return class_id.value, code, attribute.value
 
 
+# What a Landis+Gyr push list captures, and the model it tells apart.
+_LG_MODELS: Final = (
+    (obis.DEVICE_ID_2, LG_E450),
+    (_ISKRA_STYLE_PUSH_SETUP, LG_E360),
+    (_E450_PUSH_SETUP, LG_E570),
+)
+
+
 def _self_describing_convention(
     descriptors: Sequence[tuple[int, str, int]], name: str | None
 ) -> Convention | None:
     """The convention of a self-describing push, by maker and list.
 
     Without a logical device name it is the E450 push of the Austrian and
-    Cypriot operators. Swiss pushes name the meter: Iskraemeco (``ISK``) or
-    Landis+Gyr (``LGZ``), whose push lists tell the models apart: the E360
-    pushes with ``0-6:25.9.0``, the E450 and E570 with ``0-8:25.9.0``, and
-    of those only the E450 lists capture ``0-0:96.1.1``.
+    Cypriot operators. Swiss and newer Cypriot pushes name the meter:
+    Iskraemeco (``ISK``) or Landis+Gyr (``LGZ``), whose push lists tell the
+    models apart: only the E450 lists capture ``0-0:96.1.1``, the E360
+    pushes with ``0-6:25.9.0``, the E570 with ``0-8:25.9.0``.
     """
     if name is None:
         return LG_E450
-    codes = {code for _class_id, code, _attribute in descriptors}
     if name.startswith("ISK"):
         return ISKRAEMECO_AM550
     if not name.startswith("LGZ"):
         return None
-    if _ISKRA_STYLE_PUSH_SETUP in codes:
-        return LG_E360
-    if _E450_PUSH_SETUP in codes:
-        return LG_E450 if obis.DEVICE_ID_2 in codes else LG_E570
-    return None
+    codes = {code for _class_id, code, _attribute in descriptors}
+    return next(
+        (model for marker, model in _LG_MODELS if marker in codes),
+        None,
+    )
 
 
 def decode_self_describing(body: Data) -> BodyValues | None:
