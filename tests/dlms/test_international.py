@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
@@ -26,9 +27,23 @@ from custom_components.dlms_smartmeter.dlms import (
     DlmsError,
     LinkLayer,
     MeterDecoder,
+    MeterValue,
     Reading,
     Unit,
 )
+from custom_components.dlms_smartmeter.dlms.axdr import (
+    Data,
+    axdr_array,
+    axdr_double_long_unsigned,
+    axdr_integer,
+    axdr_long_unsigned,
+    axdr_obis,
+    axdr_octet_string,
+    axdr_structure,
+    decode_data,
+)
+from custom_components.dlms_smartmeter.dlms.layouts import map_body
+from custom_components.dlms_smartmeter.dlms.layouts.conventions import UNKNOWN
 from tests.data import DATA
 
 if TYPE_CHECKING:
@@ -235,3 +250,67 @@ def test_a_wrong_key_is_still_a_wrong_key() -> None:
     frame = dict(FRAMES["DK-KAMSTRUP-OMNIPOWER"], key=bytes(16).hex(), auth_key=None)
     outcomes = decode(frame)
     assert [type(item) for item in outcomes] == [DecryptionError]
+
+
+# --- the scaling rule ---------------------------------------------------------------
+
+
+def _self_describing_push(name: bytes) -> Data:
+    """A Swiss-style push of ``name``: voltage and current without scalers."""
+
+    def descriptor(class_id: int, code: str) -> bytes:
+        return axdr_structure(
+            axdr_long_unsigned(class_id),
+            axdr_obis(code),
+            axdr_integer(2),
+            axdr_long_unsigned(0),
+        )
+
+    return decode_data(
+        axdr_structure(
+            axdr_array(
+                [
+                    descriptor(40, "0-8:25.9.0"),
+                    descriptor(1, "0-0:42.0.0"),
+                    descriptor(3, "1-0:32.7.0"),
+                    descriptor(3, "1-0:31.7.0"),
+                    descriptor(3, "1-0:1.7.0"),
+                ]
+            ),
+            axdr_octet_string(name),
+            axdr_long_unsigned(2347),
+            axdr_long_unsigned(12),
+            axdr_double_long_unsigned(27),
+        )
+    )
+
+
+def test_a_register_of_an_unknown_maker_has_no_unit_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    UNKNOWN._logged.clear()  # as in a fresh process
+    for _ in range(2):
+        values = map_body(_self_describing_push(b"XYZ1234567890123")).values
+        assert values == {
+            "1-0:32.7.0": MeterValue(2347, Unit.NONE),
+            "1-0:31.7.0": MeterValue(12, Unit.NONE),
+            "1-0:1.7.0": MeterValue(27, Unit.NONE),
+        }
+    logged = [record for record in caplog.records if "unit unknown" in record.message]
+    assert [record.message.split()[2] for record in logged] == [
+        "1-0:32.7.0",
+        "1-0:31.7.0",
+        "1-0:1.7.0",
+    ]
+
+
+def test_the_maker_in_the_logical_device_name_chooses_the_convention() -> None:
+    values = map_body(_self_describing_push(b"LGZ1030781910790")).values
+    # Landis+Gyr with push list 0-8:25.9.0 and no 0-0:96.1.1: the E570 lists,
+    # whole amperes and volts.
+    assert values["1-0:31.7.0"] == MeterValue(12, Unit.AMPERE)
+    assert values["1-0:32.7.0"] == MeterValue(2347, Unit.VOLT)
+    values = map_body(_self_describing_push(b"ISK1030783821282")).values
+    assert values["1-0:31.7.0"] == MeterValue(0.12, Unit.AMPERE)
+    assert values["1-0:32.7.0"] == MeterValue(234.7, Unit.VOLT)
