@@ -11,13 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .dlms import Unit
 from .dlms.guards import REGISTER_UNITS
+from .dlms.obis import default_unit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
     from .dlms import Reading
+
+
+_UNITLESS: frozenset[Unit | None] = frozenset({None, Unit.NONE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,10 @@ class PublishWindow:
     def add(self, reading: Reading) -> None:
         """Take one accepted reading into the window."""
         for obis, meter_value in reading.values.items():
+            if meter_value.unit is Unit.NONE and default_unit(obis) not in _UNITLESS:
+                # Unit unknown (no scale stated for this meter): the entity of
+                # this OBIS code would show the bare number in its unit.
+                continue
             if meter_value.unit in REGISTER_UNITS:
                 self.latest[obis] = meter_value.value
             else:

@@ -7,16 +7,17 @@ scaling conventions those values rest on; ``international.md`` lists the
 sources. Every frame must either decode to exactly those values, units,
 meter time and meter identification, or be rejected with a named error.
 
-Where the decoder falls short today, the test is marked ``xfail(strict=True)``
+Where the decoder falls short, the test is marked ``xfail(strict=True)``
 with the concrete wrong outcome (recorded under ``"today"`` in the JSON), so
 that fixing the decoder turns the mark into a failure that asks for its
-removal.
+removal. Today no frame needs one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
@@ -26,9 +27,23 @@ from custom_components.dlms_smartmeter.dlms import (
     DlmsError,
     LinkLayer,
     MeterDecoder,
+    MeterValue,
     Reading,
     Unit,
 )
+from custom_components.dlms_smartmeter.dlms.axdr import (
+    Data,
+    axdr_array,
+    axdr_double_long_unsigned,
+    axdr_integer,
+    axdr_long_unsigned,
+    axdr_obis,
+    axdr_octet_string,
+    axdr_structure,
+    decode_data,
+)
+from custom_components.dlms_smartmeter.dlms.layouts import map_body
+from custom_components.dlms_smartmeter.dlms.layouts.conventions import UNKNOWN
 from tests.data import DATA
 
 if TYPE_CHECKING:
@@ -195,11 +210,6 @@ def test_rejected_with_a_named_error(frame_id: str) -> None:
 # --- unencrypted pushes and the authenticated Smarty telegram ------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today: a plain 0F data-notification on the raw APDU link yields no "
-    "outcome at all (the framer only starts raw APDUs at DB/DC 08)",
-)
 def test_plain_data_notification_on_the_apdu_link() -> None:
     frame = FRAMES["SE-KAIFA-OBIS-AMSHAN"]
     decoder = MeterDecoder(None, link=LinkLayer.APDU)
@@ -207,15 +217,32 @@ def test_plain_data_notification_on_the_apdu_link() -> None:
     assert [type(item) for item in outcomes] == [Reading]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today: without the authentication key the readable Smarty telegram "
-    "with an unexpected CRC is reported as a wrong key (DecryptionError)",
-)
+@pytest.mark.parametrize("split", [1, 5, 6, 7, 40, -1])
+def test_plain_data_notifications_in_pieces_and_after_noise(split: int) -> None:
+    # A plain push has no length: it ends where its body ends, however the
+    # bytes arrive, and a 0F that starts no valid notification is skipped.
+    apdu = bytes.fromhex(FRAMES["SE-KAIFA-OBIS-AMSHAN"]["hex"])
+    stream = b"\x0f\x00\x00\x00\x01\x05" + apdu + apdu
+    decoder = MeterDecoder(None, link=LinkLayer.APDU)
+    outcomes = decoder.feed(stream[:split]) + decoder.feed(stream[split:])
+    outcomes += decoder.flush()
+    assert [type(item) for item in outcomes] == [Reading, Reading]
+
+
+def test_a_cut_off_plain_notification_is_reported_at_the_end() -> None:
+    apdu = bytes.fromhex(FRAMES["SE-KAIFA-OBIS-AMSHAN"]["hex"])
+    decoder = MeterDecoder(None, link=LinkLayer.APDU)
+    assert decoder.feed(apdu[:-3]) == []
+    assert [error.kind for error in decoder.flush()] == ["framing"]
+
+
 def test_smarty_without_authentication_key_is_not_called_a_wrong_key() -> None:
     frame = dict(FRAMES["LU-SMARTY-SAG"], auth_key=None)
     (outcome,) = decode(frame)
+    assert isinstance(outcome, DlmsError)
     assert not isinstance(outcome, DecryptionError)
+    assert outcome.kind == "malformed"
+    assert "authentication key" in str(outcome)
 
 
 def test_a_wrong_key_is_still_a_wrong_key() -> None:
@@ -223,3 +250,67 @@ def test_a_wrong_key_is_still_a_wrong_key() -> None:
     frame = dict(FRAMES["DK-KAMSTRUP-OMNIPOWER"], key=bytes(16).hex(), auth_key=None)
     outcomes = decode(frame)
     assert [type(item) for item in outcomes] == [DecryptionError]
+
+
+# --- the scaling rule ---------------------------------------------------------------
+
+
+def _self_describing_push(name: bytes) -> Data:
+    """A Swiss-style push of ``name``: voltage and current without scalers."""
+
+    def descriptor(class_id: int, code: str) -> bytes:
+        return axdr_structure(
+            axdr_long_unsigned(class_id),
+            axdr_obis(code),
+            axdr_integer(2),
+            axdr_long_unsigned(0),
+        )
+
+    return decode_data(
+        axdr_structure(
+            axdr_array(
+                [
+                    descriptor(40, "0-8:25.9.0"),
+                    descriptor(1, "0-0:42.0.0"),
+                    descriptor(3, "1-0:32.7.0"),
+                    descriptor(3, "1-0:31.7.0"),
+                    descriptor(3, "1-0:1.7.0"),
+                ]
+            ),
+            axdr_octet_string(name),
+            axdr_long_unsigned(2347),
+            axdr_long_unsigned(12),
+            axdr_double_long_unsigned(27),
+        )
+    )
+
+
+def test_a_register_of_an_unknown_maker_has_no_unit_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    UNKNOWN._logged.clear()  # as in a fresh process
+    for _ in range(2):
+        values = map_body(_self_describing_push(b"XYZ1234567890123")).values
+        assert values == {
+            "1-0:32.7.0": MeterValue(2347, Unit.NONE),
+            "1-0:31.7.0": MeterValue(12, Unit.NONE),
+            "1-0:1.7.0": MeterValue(27, Unit.NONE),
+        }
+    logged = [record for record in caplog.records if "unit unknown" in record.message]
+    assert [record.message.split()[2] for record in logged] == [
+        "1-0:32.7.0",
+        "1-0:31.7.0",
+        "1-0:1.7.0",
+    ]
+
+
+def test_the_maker_in_the_logical_device_name_chooses_the_convention() -> None:
+    values = map_body(_self_describing_push(b"LGZ1030781910790")).values
+    # Landis+Gyr with push list 0-8:25.9.0 and no 0-0:96.1.1: the E570 lists,
+    # whole amperes and volts.
+    assert values["1-0:31.7.0"] == MeterValue(12, Unit.AMPERE)
+    assert values["1-0:32.7.0"] == MeterValue(2347, Unit.VOLT)
+    values = map_body(_self_describing_push(b"ISK1030783821282")).values
+    assert values["1-0:31.7.0"] == MeterValue(0.12, Unit.AMPERE)
+    assert values["1-0:32.7.0"] == MeterValue(234.7, Unit.VOLT)

@@ -168,6 +168,23 @@ def dsmr_values(draw: st.DrawFn) -> dict[str, MeterValue]:
 
 
 @st.composite
+def kaifa_values(draw: st.DrawFn) -> dict[str, MeterValue]:
+    """A Norwegian Kaifa list: mA, dV, W, var, Wh and varh as whole numbers."""
+    phases = draw(st.sampled_from([1, 3]))
+    codes = ["1-0:1.7.0", "1-0:2.7.0", "1-0:3.7.0", "1-0:4.7.0"]
+    codes += ["1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0"][:phases]
+    codes += ["1-0:32.7.0", "1-0:52.7.0", "1-0:72.7.0"][:phases]
+    if draw(st.booleans()):
+        codes += ["1-0:1.8.0", "1-0:2.8.0", "1-0:3.8.0", "1-0:4.8.0"]
+    scalers = {"A": -3, "V": -1}
+    values = {}
+    for code in codes:
+        unit = default_unit(code) or Unit.NONE
+        values[code] = MeterValue(scale(draw(U32), scalers.get(unit.value, 0)), unit)
+    return values
+
+
+@st.composite
 def layout_values(  # noqa: PLR0911 - one return per layout
     draw: st.DrawFn, layout: Layout
 ) -> tuple[dict[str, MeterValue], str | None]:
@@ -206,6 +223,8 @@ def layout_values(  # noqa: PLR0911 - one return per layout
             return draw(generic_values()), serial
         case Layout.OBIS_PAIRS:
             return draw(implied_values()), serial
+        case Layout.KAIFA_NVE:
+            return draw(kaifa_values()), serial
         case Layout.DSMR_TEXT:
             return draw(dsmr_values()), serial
     raise AssertionError(layout)

@@ -17,7 +17,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from . import obis
-from .errors import MalformedPayloadError, UnsupportedError
+from .errors import MalformedPayloadError, TruncatedPayloadError, UnsupportedError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -171,7 +171,7 @@ def read_length(buf: bytes, offset: int) -> tuple[int, int]:
     bytes. The indefinite form ``0x80`` and longer forms are rejected.
     """
     if offset >= len(buf):
-        raise MalformedPayloadError(f"length byte missing at offset {offset}")
+        raise TruncatedPayloadError(f"length byte missing at offset {offset}")
     first = buf[offset]
     if first < 0x80:
         return first, offset + 1
@@ -182,7 +182,7 @@ def read_length(buf: bytes, offset: int) -> tuple[int, int]:
         )
     end = offset + 1 + count
     if end > len(buf):
-        raise MalformedPayloadError(f"length at offset {offset} is cut off")
+        raise TruncatedPayloadError(f"length at offset {offset} is cut off")
     return int.from_bytes(buf[offset + 1 : end], "big"), end
 
 
@@ -203,7 +203,7 @@ def read_data(buf: bytes, offset: int = 0, *, depth: int = 0) -> tuple[Data, int
     if depth > MAX_DEPTH:
         raise MalformedPayloadError(f"data nested deeper than {MAX_DEPTH} levels")
     if offset >= len(buf):
-        raise MalformedPayloadError(f"type tag missing at offset {offset}")
+        raise TruncatedPayloadError(f"type tag missing at offset {offset}")
     tag = buf[offset]
     data_type = _TYPE_BY_TAG.get(tag)
     if data_type is None:
@@ -241,7 +241,7 @@ def _cut_off(
 
 
 def _too_short(buf: bytes, offset: int, size: int, what: str) -> MalformedPayloadError:
-    return MalformedPayloadError(
+    return TruncatedPayloadError(
         f"{what} at offset {offset} needs {size} bytes, only {len(buf) - offset} left"
     )
 

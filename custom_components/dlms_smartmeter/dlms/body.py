@@ -37,6 +37,8 @@ class Layout(StrEnum):
     """L+G E450 with an array of capture-object descriptors in front."""
     BURGENLAND = "burgenland"
     """Netz Burgenland E450: 14 positional values."""
+    KAIFA_NVE = "kaifa_nve"
+    """Norwegian Kaifa lists 1-3 (``KFM_001``): positional, no OBIS codes."""
     DSMR_TEXT = "dsmr_text"
     """A DSMR ASCII telegram inside the cipher envelope (Steiermark T210-D-R)."""
 
@@ -80,6 +82,11 @@ class BodyValues:
     serial_number: str | None = None
     clock: datetime | None = None
     """The meter clock carried in the body, if any and usable."""
+    logical_device_name: str | None = None
+    """COSEM logical device name (``0-0:42.0.0``) when the body carries it."""
+    clock_object: bool = False
+    """``clock`` is the meter's clock object (``0-0:1.0.0``, ``0-1:1.0.0``),
+    which other tools report as the meter time, not a positional date-time."""
 
 
 def scale(raw: float, scaler: int) -> int | float:

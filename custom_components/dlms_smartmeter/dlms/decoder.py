@@ -9,7 +9,12 @@ Wrong keys: a frame that is only encrypted (no tag) decrypts to *something*
 with any key. Its plaintext is accepted only when it is a data-notification
 that parses completely (every byte consumed) or a DSMR telegram with a valid
 CRC; anything else is reported as :class:`~.errors.DecryptionError`, never as
-values.
+values, except a telegram that reads as text (no wrong key gives that),
+whose failed check is reported as it is.
+
+Meter time: the clock object in the body (``0-0:1.0.0``, ``0-1:1.0.0``)
+where the push carries one, else the notification header's date-time, else
+a positional date-time of the body.
 """
 
 from __future__ import annotations
@@ -311,10 +316,13 @@ class MeterDecoder:
             system_title=plaintext.system_title,
             invocation_counter=plaintext.invocation_counter,
             security=plaintext.security,
-            meter_time=header_time or body.clock,
+            # The clock object in the body is the meter's own clock at the
+            # capture; the header time can be a second or two earlier.
+            meter_time=(body.clock if body.clock_object else header_time or body.clock),
             values=dict(body.values),
             layout=str(body.layout),
             serial_number=body.serial_number,
+            logical_device_name=body.logical_device_name,
             raw=raw,
         )
 
@@ -328,13 +336,14 @@ def _interpret(plaintext: _Plaintext) -> tuple[datetime | None, BodyValues]:
     data = plaintext.data
     try:
         if dsmr.looks_like_telegram(data):
-            return None, dsmr.parse_telegram(data)
+            authenticated = plaintext.security is SecurityLevel.AUTHENTICATED
+            return None, dsmr.parse_telegram(data, authenticated=authenticated)
         _invoke_id, date_time, body_at = parse_notification_header(data)
         # A fixed-form body is read from its bytes; any other is decoded.
         fixed = read_body(data, body_at)
         body = decode_data(data[body_at:]) if fixed is None else fixed
     except (MalformedPayloadError, UnsupportedError) as error:
-        if plaintext.verified:
+        if plaintext.verified or dsmr.is_readable_text(data):
             raise
         raise DecryptionError(WRONG_KEY_MESSAGE) from error
     header_time = parse_date_time(date_time) if date_time else None

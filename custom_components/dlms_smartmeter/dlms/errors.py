@@ -75,3 +75,7 @@ class MalformedPayloadError(DlmsError):
     """Structurally broken data inside a frame that passed its checksum."""
 
     kind = "malformed"
+
+
+class TruncatedPayloadError(MalformedPayloadError):
+    """The data ends before a value is complete (more bytes may complete it)."""

@@ -21,8 +21,15 @@ _TEXT = re.compile(
 
 # Well-known codes, as used in readings.
 CLOCK = "0-0:1.0.0"
+CLOCK_CHANNEL_1 = "0-1:1.0.0"
+"""The clock as Kamstrup writes it (channel 1)."""
 SERIAL_NUMBER = "0-0:96.1.0"
 LOGICAL_DEVICE_NAME = "0-0:42.0.0"
+DEVICE_ID_2 = "0-0:96.1.1"
+LIST_IDENTIFIER = "1-0:0.2.129"
+"""Kaifa's OBIS code of the list identifier (``KFM_001``)."""
+KAMSTRUP_METER_ID = "1-1:0.0.5"
+KAMSTRUP_METER_TYPE = "1-1:96.1.1"
 ACTIVE_ENERGY_IMPORT = "1-0:1.8.0"
 ACTIVE_ENERGY_EXPORT = "1-0:2.8.0"
 REACTIVE_ENERGY_IMPORT = "1-0:3.8.0"
@@ -115,6 +122,11 @@ _ENERGY_UNITS: dict[int, Unit] = {
     2: Unit.WATT_HOUR,
     3: Unit.VAR_HOUR,
     4: Unit.VAR_HOUR,
+    # Reactive energy per quadrant (QI to QIV).
+    5: Unit.VAR_HOUR,
+    6: Unit.VAR_HOUR,
+    7: Unit.VAR_HOUR,
+    8: Unit.VAR_HOUR,
     9: Unit.VOLT_AMPERE_HOUR,
     10: Unit.VOLT_AMPERE_HOUR,
 }

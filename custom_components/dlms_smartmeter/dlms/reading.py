@@ -69,6 +69,11 @@ class Reading:
     identifies_meter: bool = True
     """False when ``system_title`` names no meter: AMIS telegrams carry the
     reader's fixed address (``SAM`` and identification 00000000) instead."""
+    logical_device_name: str | None = field(default=None, compare=False)
+    """COSEM logical device name (``0-0:42.0.0``, e.g. ``LGZ1030653520967``)
+    when the payload carries one: the meter's identification where it sends
+    no serial number. Not compared: KSM West meters derive it from the serial
+    number, so it adds nothing to what a reading says."""
     raw: bytes = field(default=b"", compare=False, repr=False)
     """The link-layer bytes the reading came from (for diagnostics)."""
 
@@ -105,6 +110,7 @@ def reading_as_dict(reading: Reading) -> dict[str, Any]:
         "manufacturer": identity.manufacturer,
         "model": identity.model,
         "serial_number": reading.serial_number,
+        "logical_device_name": reading.logical_device_name,
         "layout": reading.layout,
         "security": reading.security.value,
         "invocation_counter": reading.invocation_counter,

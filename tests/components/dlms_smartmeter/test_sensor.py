@@ -21,9 +21,16 @@ from custom_components.dlms_smartmeter import (
 )
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
 from custom_components.dlms_smartmeter.coordinator import MeterData
+from custom_components.dlms_smartmeter.dlms import (
+    MeterValue,
+    Reading,
+    SecurityLevel,
+    Unit,
+)
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from custom_components.dlms_smartmeter.dlms.outputs import TcpFrameServer
 from custom_components.dlms_smartmeter.sensor import _meter_time, _net_power
+from custom_components.dlms_smartmeter.window import PublishWindow
 
 from .meter import (
     ENTITY_PREFIX,
@@ -535,3 +542,24 @@ async def test_solar_surplus_automation(hass: HomeAssistant, meter: PtyMeter) ->
             break
     assert boiler_fired
     assert charger_fired
+
+
+def test_a_value_whose_unit_is_unknown_is_never_published() -> None:
+    """A current without a stated scale must not reach the ampere entity."""
+    window = PublishWindow()
+    window.add(
+        Reading(
+            system_title=b"",
+            invocation_counter=None,
+            security=SecurityLevel.NONE,
+            meter_time=None,
+            values={
+                "1-0:31.7.0": MeterValue(612, Unit.NONE),
+                "1-0:32.7.0": MeterValue(230.1, Unit.VOLT),
+                "1-0:13.7.0": MeterValue(0.95, Unit.NONE),
+                "1-1:1.8.0": MeterValue(6307498, Unit.NONE),
+            },
+            layout=Layout.OBIS_PAIRS,
+        )
+    )
+    assert window.to_data().values == {"1-0:32.7.0": 230.1, "1-0:13.7.0": 0.95}

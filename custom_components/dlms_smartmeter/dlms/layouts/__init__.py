@@ -23,6 +23,7 @@ from ..body import UNITS, BodyValues, ClockStyle, Layout, scale
 from ..dsmr import encode_dsmr_telegram
 from ..errors import UnsupportedPayloadError
 from ..framing import HDLC_CLIENT_ADDRESS, HDLC_SERVER_ADDRESS, LinkLayer
+from .nordic import KAIFA_REGISTERS, decode_kaifa, encode_kaifa
 from .positional import (
     BURGENLAND_REGISTERS,
     P1_REGISTERS,
@@ -155,6 +156,13 @@ LAYOUTS: Final[tuple[LayoutSpec, ...]] = (
         hdlc_addresses=_E450_ADDRESSES,
         clock=ClockStyle.LOCAL,
         whole_volts=True,
+    ),
+    LayoutSpec(
+        layout=Layout.KAIFA_NVE,
+        decode=decode_kaifa,
+        encode=encode_kaifa,
+        values=KAIFA_REGISTERS,
+        title_prefix=b"KFM",
     ),
     LayoutSpec(
         layout=Layout.SELF_DESCRIBING,

@@ -1,9 +1,11 @@
 """OBIS-tagged layouts: every register travels with its OBIS code.
 
 Netz NÖ (OBIS, value, {scaler, unit} side by side), KSM West (one structure
-per register), the L+G E450 block-transfer push (OBIS and value side by
-side, no scalers) and the E450 push with capture-object descriptors in
-front of the values.
+per register), the L+G E450 block-transfer push, the Swedish Kaifa list and
+the Kamstrup HAN lists (OBIS and value side by side, no scalers), and the
+pushes with capture-object descriptors in front of the values (E450, E360,
+E570, AM550). Registers without a scaler are scaled by the convention of
+their list (:mod:`.conventions`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,20 @@ from ..axdr import (
 )
 from ..body import BodyValues, Layout, serial_bytes, text_bytes
 from ..cosem_time import is_plausible_date_time
-from ..reading import MeterValue, Unit
+from .conventions import (
+    ISKRAEMECO_AM550,
+    KAIFA_KFM001,
+    KAMSTRUP_DK,
+    KAMSTRUP_NVE,
+    KAMSTRUP_NVE_CT,
+    LG_E360,
+    LG_E450,
+    LG_E570,
+    OBIS_UNITS,
+    UNKNOWN,
+    Convention,
+)
 from .values import (
-    E450_SCALERS,
     clock_bytes,
     date_time_of,
     encode_register_value,
@@ -43,7 +56,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ..body import ClockStyle
-    from ..reading import Reading
+    from ..reading import MeterValue, Reading, Unit
 
 _PUSH_SETUP_CLASS: Final = 40
 _DATA_CLASS: Final = 1
@@ -52,46 +65,60 @@ _CLOCK_CLASS: Final = 8
 _VALUE_ATTRIBUTE: Final = 2
 _SCALER_UNIT_ATTRIBUTE: Final = 3
 _E450_PUSH_SETUP: Final = "0-8:25.9.0"
+_ISKRA_STYLE_PUSH_SETUP: Final = "0-6:25.9.0"
+_LIST_NAME: Final = DataType.VISIBLE_STRING
+_CLOCKS: Final = frozenset({obis.CLOCK, obis.CLOCK_CHANNEL_1})
+_SERIAL_NUMBERS: Final = frozenset({obis.SERIAL_NUMBER, obis.KAMSTRUP_METER_ID})
 # Objects that OBIS-tagged layouts use for the clock and the meter's identity.
 _NOT_REGISTERS: Final = frozenset(
-    {obis.CLOCK, obis.SERIAL_NUMBER, obis.LOGICAL_DEVICE_NAME, _E450_PUSH_SETUP}
+    {*_CLOCKS, *_SERIAL_NUMBERS, obis.LOGICAL_DEVICE_NAME, _E450_PUSH_SETUP}
 )
 
 
 class _Collector:
     """Collects registers (OBIS code, value, scaling) into body values."""
 
-    def __init__(self, implied_scalers: dict[str, int] | None = None) -> None:
+    def __init__(self, convention: Convention = OBIS_UNITS) -> None:
         self.values: dict[str, MeterValue] = {}
         self.serial_number: str | None = None
+        self.logical_device_name: str | None = None
         self.clock: datetime | None = None
         self.has_clock = False
-        self._implied_scalers = implied_scalers or {}
+        self.clock_object = False
+        self.convention = convention
 
     def add(self, code: str, value: Data, scaling: tuple[int, Unit] | None) -> None:
-        if code == obis.CLOCK:
-            self.set_clock(value)
+        if code in _CLOCKS:
+            self.set_clock(value, clock_object=True)
             return
-        if code == obis.SERIAL_NUMBER:
+        if code in _SERIAL_NUMBERS:
             self.serial_number = text_of(value) or self.serial_number
+            return
+        if code == obis.LOGICAL_DEVICE_NAME:
+            self.logical_device_name = text_of(value) or self.logical_device_name
             return
         number = value.number
         if number is None:
             return
-        if scaling is None:
-            unit = obis.default_unit(code) or Unit.NONE
-            scaling = (self._implied_scalers.get(code, 0), unit)
-        scaled = meter_value(number, *scaling)
+        scaled = meter_value(number, *(scaling or self.convention.scaling(code)))
         if scaled is not None:
             self.values[code] = scaled
 
-    def set_clock(self, value: Data) -> None:
+    def set_clock(self, value: Data, *, clock_object: bool = False) -> None:
         if not self.has_clock:
             self.has_clock = True
             self.clock = date_time_of(value)
+            self.clock_object = clock_object and self.clock is not None
 
     def result(self, layout: Layout) -> BodyValues:
-        return BodyValues(layout, self.values, self.serial_number, self.clock)
+        return BodyValues(
+            layout,
+            self.values,
+            self.serial_number,
+            self.clock,
+            self.logical_device_name,
+            clock_object=self.clock_object,
+        )
 
 
 # --- reading: capture-object descriptors (E450) -----------------------------------
@@ -114,6 +141,38 @@ def _descriptor_of(data: Data) -> tuple[int, str, int] | None:
     return class_id.value, code, attribute.value
 
 
+# What a Landis+Gyr push list captures, and the model it tells apart.
+_LG_MODELS: Final = (
+    (obis.DEVICE_ID_2, LG_E450),
+    (_ISKRA_STYLE_PUSH_SETUP, LG_E360),
+    (_E450_PUSH_SETUP, LG_E570),
+)
+
+
+def _self_describing_convention(
+    descriptors: Sequence[tuple[int, str, int]], name: str | None
+) -> Convention | None:
+    """The convention of a self-describing push, by maker and list.
+
+    Without a logical device name it is the E450 push of the Austrian and
+    Cypriot operators. Swiss and newer Cypriot pushes name the meter:
+    Iskraemeco (``ISK``) or Landis+Gyr (``LGZ``), whose push lists tell the
+    models apart: only the E450 lists capture ``0-0:96.1.1``, the E360
+    pushes with ``0-6:25.9.0``, the E570 with ``0-8:25.9.0``.
+    """
+    if name is None:
+        return LG_E450
+    if name.startswith("ISK"):
+        return ISKRAEMECO_AM550
+    if not name.startswith("LGZ"):
+        return None
+    codes = {code for _class_id, code, _attribute in descriptors}
+    return next(
+        (model for marker, model in _LG_MODELS if marker in codes),
+        None,
+    )
+
+
 def decode_self_describing(body: Data) -> BodyValues | None:
     """An array of capture-object descriptors, then the captured values."""
     items = body.items
@@ -133,13 +192,16 @@ def decode_self_describing(body: Data) -> BodyValues | None:
             descriptors, items[offset:], strict=True
         )
     }
-    collector = _Collector(E450_SCALERS)
+    name_item = captured.get((obis.LOGICAL_DEVICE_NAME, _VALUE_ATTRIBUTE))
+    name = text_of(name_item) if name_item is not None else None
+    convention = _self_describing_convention(descriptors, name)
+    collector = _Collector(convention or UNKNOWN)
     for class_id, code, attribute in descriptors:
         if attribute != _VALUE_ATTRIBUTE:
             continue
         value = captured[code, attribute]
         if class_id == _CLOCK_CLASS:
-            collector.set_clock(value)
+            collector.set_clock(value, clock_object=True)
             continue
         scaling = captured.get((code, _SCALER_UNIT_ATTRIBUTE))
         collector.add(code, value, scaler_unit_of(scaling) if scaling else None)
@@ -166,6 +228,13 @@ class _Registers:
         if self.flat_triples:
             return Layout.OBIS_FLAT_TRIPLES
         return Layout.OBIS_PAIRS
+
+    def text(self, code: str) -> str | None:
+        """The text of register ``code``, if it is there."""
+        for found, value, _scaling in self.found:
+            if found == code:
+                return text_of(value)
+        return None
 
 
 def _walk_registers(items: Sequence[Data]) -> _Registers | None:
@@ -204,13 +273,33 @@ def _walk_registers(items: Sequence[Data]) -> _Registers | None:
     return registers
 
 
+def _pairs_convention(registers: _Registers, list_name: str | None) -> Convention:
+    """The convention of OBIS-tagged registers, by their list identifier."""
+    if not registers.flat_pairs or registers.nested:
+        return OBIS_UNITS
+    if list_name is not None and list_name.startswith("Kamstrup"):
+        # The NVE lists carry the meter ID 1-1:0.0.5; the Danish one does not.
+        meter_type = registers.text(obis.KAMSTRUP_METER_TYPE) or ""
+        if registers.text(obis.KAMSTRUP_METER_ID) is None:
+            return KAMSTRUP_DK
+        return KAMSTRUP_NVE_CT if meter_type.startswith("685") else KAMSTRUP_NVE
+    kaifa_list = registers.text(obis.LIST_IDENTIFIER)
+    if list_name is None and kaifa_list is None:
+        return LG_E450
+    if kaifa_list is not None and kaifa_list.startswith("KFM"):
+        return KAIFA_KFM001
+    return UNKNOWN
+
+
 def decode_obis_tagged(body: Data) -> BodyValues | None:
-    """Registers tagged with OBIS codes (Netz NÖ, KSM West, E450 pairs)."""
-    registers = _walk_registers(body.items) if body.is_container else None
+    """OBIS-tagged registers (Netz NÖ, KSM West, E450 pairs, Nordic lists)."""
+    items = body.items if body.is_container else ()
+    # Kamstrup lists open with their identifier as a visible string.
+    list_name = text_of(items[0]) if items and items[0].type is _LIST_NAME else None
+    registers = _walk_registers(items[1:] if list_name else items) if items else None
     if registers is None:
         return None
-    e450 = registers.flat_pairs and not registers.nested
-    collector = _Collector(E450_SCALERS if e450 else None)
+    collector = _Collector(_pairs_convention(registers, list_name))
     for code, value, scaling in registers.found:
         collector.add(code, value, scaling)
     # Netz NÖ sends its clock and meter number without OBIS codes; anything

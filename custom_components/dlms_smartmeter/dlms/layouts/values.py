@@ -30,21 +30,13 @@ from ..axdr import (
 from ..body import UNIT_CODES, UNITS, ClockStyle, scale
 from ..cosem_time import encode_cosem_datetime, parse_date_time
 from ..reading import MeterValue, Unit
+from .conventions import LG_E450
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
     from ..reading import Reading
-
-E450_SCALERS: Final[dict[str, int]] = {
-    obis.CURRENT_L1: -2,
-    obis.CURRENT_L2: -2,
-    obis.CURRENT_L3: -2,
-}
-"""Landis+Gyr E450 registers are sent without scalers in the block-transfer
-and Burgenland pushes; the meter counts currents in 0.01 A (as in the
-Burgenland push, where that scaling makes the currents match the powers)."""
 
 # Scalers the meters use for instantaneous values, by quantity (OBIS C mod 20).
 _METER_SCALERS: Final = {11: -2, 12: -1, 13: -3, 14: -2}
@@ -201,9 +193,10 @@ def encode_register_value(code: str, value: float) -> tuple[bytes, int]:
 
 def implied(code: str, value: MeterValue) -> bytes | None:
     """A register value as an E450 sends it (no scaler), if that represents it."""
-    if value.unit is not (obis.default_unit(code) or Unit.NONE):
+    scaler, unit = LG_E450.scaling(code)
+    if value.unit is not unit:
         return None
-    raw = raw_value(value.value, E450_SCALERS.get(code, 0))
+    raw = raw_value(value.value, scaler)
     if raw is None:
         return None
     return _integer_element(raw, _types_for(code))
