@@ -23,7 +23,7 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACES,
     interface_found,
 )
-from custom_components.dlms_smartmeter.dlms import Layout, MeterDecoder
+from custom_components.dlms_smartmeter.dlms import Layout
 from custom_components.dlms_smartmeter.flow_fields import MeterInput
 
 from .meter import FAST_CANDIDATES, METER_ID, TEST_KEY, PtyMeter
@@ -125,9 +125,18 @@ class _Written:
         self.data += data
 
 
-@pytest.mark.parametrize("asks_for_reply", [False, True])
+@pytest.mark.parametrize(
+    ("burst", "answered"),
+    [
+        # The AMIS meter's search request: the decoder answers it with E5.
+        (b"\x10\x40\xf0\x30\x16", True),
+        # The same bytes with a wrong checksum: noise, nothing to answer.
+        (b"\x10\x40\xf0\x31\x16", False),
+    ],
+    ids=["search-request", "noise"],
+)
 async def test_probe_keeps_listening_after_an_answered_burst(
-    monkeypatch: pytest.MonkeyPatch, asks_for_reply: bool
+    burst: bytes, answered: bool
 ) -> None:
     """A burst the meter's protocol wanted answered is no sign of wrong settings.
 
@@ -135,17 +144,15 @@ async def test_probe_keeps_listening_after_an_answered_burst(
     minute and pushes only after the acknowledgement) has no valid frame in
     its first burst. Quiet is driven by hand: the burst gap never passes.
     """
-    if asks_for_reply:
-        monkeypatch.setattr(MeterDecoder, "pop_replies", lambda _decoder: b"\xe5")
     probe = connection._Probe(TEST_KEY, None, burst_gap=3600)
     written = _Written()
     probe.transport = cast("Any", written)
     probe.listening()
     probe._quiet()  # the line was quiet since the port opened
-    probe.feed(b"\x10\x40\xf0\x30\x16")
+    probe.feed(burst)
     probe._quiet()  # the burst is over
     probe.stop()
-    if asks_for_reply:
+    if answered:
         assert written.data == b"\xe5"
         assert not probe.done.done()
     else:
