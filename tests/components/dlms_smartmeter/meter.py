@@ -32,6 +32,7 @@ from custom_components.dlms_smartmeter.dlms.encoder import (
     encode_data_notification,
     encode_general_glo_ciphering,
     encode_link,
+    encode_reading,
 )
 from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
@@ -83,6 +84,11 @@ def unsupported_frame(
         encryption_key=TEST_KEY,
     )
     return encode_link([apdu], link=LinkLayer.HDLC)
+
+
+def frame_of(reading: Reading) -> bytes:
+    """The HDLC frame of a reading chosen by the test (encrypted with the test key)."""
+    return encode_reading(reading, encryption_key=TEST_KEY, link=LinkLayer.HDLC)
 
 
 def get_response_frame() -> bytes:
@@ -220,9 +226,14 @@ def meter_entry(
 
 
 async def wait_until(
-    condition: Callable[[], bool], seconds: float = 5.0, what: str = "condition"
+    condition: Callable[[], bool], seconds: float = 60.0, what: str = "condition"
 ) -> None:
-    """Let the event loop run until ``condition()`` holds."""
+    """Let the event loop run until ``condition()`` holds.
+
+    ``seconds`` only turns a hang into a failure: a condition that holds is
+    seen at once, so the generous limit costs nothing and a loaded machine
+    cannot make a passing test fail.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not condition():
@@ -242,20 +253,37 @@ async def set_up_meter(
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
     await wait_until(lambda: coordinator.data is not None, what="first data")
     meter.stop_streaming()
+    # Frames of the stream may still be on the line: once a last frame has
+    # been taken, every earlier one has, and each later push is one frame.
+    last = meter.push()
+    await wait_until(lambda: coordinator.last_reading == last, what="line drained")
+    await hass.async_block_till_done()
     return coordinator
 
 
 async def push_and_wait(
     hass: HomeAssistant, meter: PtyMeter, coordinator: DlmsSmartMeterCoordinator
 ) -> Reading:
-    """Send one frame and wait until the coordinator has taken it."""
+    """Send the simulator's next frame and wait until the coordinator has taken it."""
+    frame = meter.simulator.next_frame()
+    meter.frames.append(frame)
+    await send_and_wait(hass, meter, coordinator, frame)
+    return meter.simulator.reading()
+
+
+async def send_and_wait(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    coordinator: DlmsSmartMeterCoordinator,
+    frame: bytes,
+) -> None:
+    """Send one frame and wait until the coordinator has taken or dropped it."""
     handled = handled_frames(coordinator)
-    reading = meter.push()
+    meter.write(frame)
     await wait_until(
         lambda: handled_frames(coordinator) > handled, what="frame handled"
     )
     await hass.async_block_till_done()
-    return reading
 
 
 def handled_frames(coordinator: DlmsSmartMeterCoordinator) -> int:

@@ -646,19 +646,23 @@ async def test_user_unexpected_error(
 
 
 async def test_user_port_already_configured(
-    hass: HomeAssistant, meter: PtyMeter
+    hass: HomeAssistant, meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A port that a configured meter uses is refused before it is opened."""
     meter_entry(meter.port, unique_id="0011223344556677").add_to_hass(hass)
+    probed: list[object] = []
+
+    async def _probe(*args: object) -> None:
+        probed.append(args)
+
+    monkeypatch.setattr(config_flow, "async_probe", _probe)
     flow_id = await _start_user_flow(hass)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     result = await hass.config_entries.flow.async_configure(
         flow_id, _user_input(meter.port)
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert loop.time() - started < config_flow.LISTEN_TIMEOUT
+    assert probed == []
 
 
 async def test_user_meter_already_configured(

@@ -243,18 +243,36 @@ async def test_values_appearing_and_disappearing(
     assert _state(hass, "energy_import").state != STATE_UNAVAILABLE
 
 
+# Simulated time moves by whole windows of this length; real time (the test's
+# own run time, however loaded the machine) never comes near it.
+HOUR_WINDOW = 3600
+
+
 @pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
 async def test_update_interval_publishes_mean_power(
-    hass: HomeAssistant, meter: PtyMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Power is the mean over the interval; registers are the latest value."""
-    coordinator = await set_up_meter(hass, meter, meter_entry(meter.port))
-    assert coordinator.publish_interval == 5
-    # Let the window that setup opened close, and the next one stay empty.
-    for _ in range(2):
-        freezer.tick(timedelta(seconds=5))
+    # Only the publication window is under test: no stale timeout inside it.
+    monkeypatch.setattr(coordinator_module, "STALE_TIMEOUT_MIN", 10 * HOUR_WINDOW)
+    coordinator = await set_up_meter(
+        hass,
+        meter,
+        meter_entry(meter.port, options={CONF_UPDATE_INTERVAL: HOUR_WINDOW}),
+    )
+    assert coordinator.publish_interval == HOUR_WINDOW
+
+    async def _next_window() -> None:
+        freezer.tick(timedelta(seconds=HOUR_WINDOW))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
+
+    # Let the window that setup opened close, and the next one stay empty.
+    for _ in range(2):
+        await _next_window()
     assert coordinator._publish_unsub is None
 
     first = await push_and_wait(hass, meter, coordinator)
@@ -264,9 +282,7 @@ async def test_update_interval_publishes_mean_power(
     # Nothing published inside the interval.
     assert float(_state(hass, "power_import").state) == first.values["1-0:1.7.0"].value
 
-    freezer.tick(timedelta(seconds=5))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await _next_window()
     powers = [reading.values["1-0:1.7.0"].value for reading in window]
     assert float(_state(hass, "power_import").state) == pytest.approx(
         statistics.mean(powers)
@@ -334,23 +350,27 @@ async def test_silent_meter_becomes_unavailable(
     meter: PtyMeter,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A meter that stops pushing is unavailable after the stale timeout."""
     caplog.set_level("INFO", "custom_components.dlms_smartmeter")
+    # Long enough that the test's own run time cannot reach it.
+    stale_timeout = 600.0
+    monkeypatch.setattr(coordinator_module, "STALE_TIMEOUT_MIN", stale_timeout)
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
     for _ in range(3):
         await push_and_wait(hass, meter, coordinator)
     # Pushes in quick succession: the minimum applies.
-    assert coordinator.stale_timeout == coordinator_module.STALE_TIMEOUT_MIN
+    assert coordinator.stale_timeout == stale_timeout
 
-    freezer.tick(timedelta(seconds=coordinator_module.STALE_TIMEOUT_MIN - 1))
+    freezer.tick(timedelta(seconds=stale_timeout - 60))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
 
-    freezer.tick(timedelta(seconds=2))
+    freezer.tick(timedelta(seconds=60))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert _state(hass, "power_import").state == STATE_UNAVAILABLE
