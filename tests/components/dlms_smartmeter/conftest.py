@@ -6,12 +6,23 @@ from typing import TYPE_CHECKING
 from unittest.mock import PropertyMock, patch
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import (
+    HomeAssistantSnapshotExtension,
+)
 
 from .meter import PtyMeter, make_simulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from syrupy.assertion import SnapshotAssertion
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in snapshots/ beside the test, as Home Assistant keeps them."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

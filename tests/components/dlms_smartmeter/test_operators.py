@@ -39,14 +39,8 @@ from custom_components.dlms_smartmeter.const import (
     CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
-    INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
-    INTERFACE_KAERNTEN_WELS,
-    INTERFACE_NETZ_NOE,
     INTERFACE_STEIERMARK_E450,
-    INTERFACE_STEIERMARK_T210,
-    INTERFACE_TINETZ_SALZBURG_VORARLBERG,
-    INTERFACE_WIENER_NETZE,
     INTERFACES,
 )
 from custom_components.dlms_smartmeter.dlms import SecurityLevel, format_key
@@ -62,6 +56,7 @@ from .meter import (
     make_simulator,
     wait_until,
 )
+from .operators import METERS, vector_key, vector_stream
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -76,148 +71,6 @@ pytestmark = pytest.mark.usefixtures("fast_timeouts")
 STREAM_KINDS: Final = frozenset({"hdlc", "mbus", "apdu"})
 HAS_REACTIVE_ENERGY: Final = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 
-
-@dataclass(frozen=True)
-class Meter:
-    """What the integration must make of one vector (facts from vectors.md)."""
-
-    interface: str
-    """The setup form's choice for this operator and meter."""
-    system_title: str
-    manufacturer: str | None
-    model: str | None
-    serial_number: str | None
-    meter_time: str
-
-
-METERS: Final[dict[str, Meter]] = {
-    "WN-AM550-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "49534B69743C103F",
-        "Iskraemeco",
-        "AM550-TD0",
-        None,
-        "2021-10-21T06:44:02+02:00",
-    ),
-    "WN-AM550-3-tampered": Meter(
-        INTERFACE_WIENER_NETZE,
-        "49534B6974A8D899",
-        "Iskraemeco",
-        "AM550-TD0",
-        None,
-        "2021-10-13T07:30:57+02:00",
-    ),
-    "WN-AM550-4-pocki": Meter(
-        INTERFACE_WIENER_NETZE,
-        # A constructed example: its system title names no real manufacturer.
-        "44556677889900AA",
-        "DUf",
-        None,
-        None,
-        "2021-01-27T16:11:45+01:00",
-    ),
-    "WN-IM350-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "534D5367753EC614",
-        "Siemens",
-        "IM350",
-        "SMS1030788000020",
-        "2021-10-21T05:40:34+02:00",
-    ),
-    "WN-E450-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "4C475A67726D311E",
-        "Landis+Gyr",
-        "E450",
-        None,
-        "2021-11-03T04:56:57+01:00",
-    ),
-    "KN-AM550-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "49534B69745CF6C9",
-        "Iskraemeco",
-        "AM550-TD0",
-        "1121273201353",
-        "2021-03-25T19:01:14+01:00",
-    ),
-    "SMS-IM350-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "534D53677004C446",
-        "Siemens",
-        "IM350",
-        "2221202033801",
-        "2021-03-07T14:55:33+01:00",
-    ),
-    "WELS-IM350-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "534D53677002FD62",
-        "Siemens",
-        "IM350",
-        "18037098",
-        "2021-05-19T10:08:23+02:00",
-    ),
-    "E450-GBT-1": Meter(
-        INTERFACE_STEIERMARK_E450,
-        "4C475A677370B177",
-        "Landis+Gyr",
-        "E450",
-        None,
-        "2022-02-21T17:37:30+01:00",
-    ),
-    "E450-GBT-3-zero-key": Meter(
-        INTERFACE_STEIERMARK_E450,
-        "4C475A677362F13A",
-        "Landis+Gyr",
-        "E450",
-        "56815930",
-        "2023-10-12T14:05:40+02:00",
-    ),
-    "BGLD-E450-1": Meter(
-        INTERFACE_BURGENLAND,
-        "4C475A6772A9A111",
-        "Landis+Gyr",
-        "E450",
-        "30137181",
-        "2023-03-28T19:11:20+02:00",
-    ),
-    "NOE-KAIFA-DOC": Meter(
-        INTERFACE_NETZ_NOE,
-        "4B464D6750000009",
-        "Kaifa",
-        None,
-        "181220000009",
-        "2021-09-27T09:47:15+02:00",
-    ),
-    "NOE-SAG-2": Meter(
-        INTERFACE_NETZ_NOE,
-        "5341475905E990F3",
-        "Sagemcom",
-        None,
-        "178210193075",
-        "2023-06-09T08:57:55+02:00",
-    ),
-    "TINETZ-KAIFA-DOC": Meter(
-        INTERFACE_TINETZ_SALZBURG_VORARLBERG,
-        "4B464D1010000023",
-        "Kaifa",
-        None,
-        "1KFM0100000035",
-        "2021-07-19T15:46:35+02:00",
-    ),
-    "STMK-SAG-DSMR-1": Meter(
-        INTERFACE_STEIERMARK_T210,
-        "534147350000D28F",
-        "Sagemcom",
-        None,
-        None,
-        "2021-09-29T11:47:30+02:00",
-    ),
-    # An unencrypted push from outside Austria (HDLC segmentation): no
-    # operator's interface fits, and any key is accepted.
-    "ISKRA550-SEG-PLAIN": Meter(
-        INTERFACE_CUSTOM, "", None, None, "84895126", "2023-04-01T21:32:35+02:00"
-    ),
-}
 
 # Where vectors.json has no usable "expected", the values vectors.md states:
 # E450-GBT-3 lists attribute numbers, BGLD-E450-1 and STMK-SAG-DSMR-1 none.
@@ -316,15 +169,6 @@ SHOWN: Final[dict[str, Shown]] = {
     "1-0:71.7.0": Shown("current_l3", "current", "A"),
     "1-0:13.7.0": Shown("power_factor", "power_factor", None),
 }
-
-
-def _stream(vector_id: str) -> bytes:
-    return bytes.fromhex(VECTORS[vector_id]["input_hex"])
-
-
-def _key(vector_id: str, name: str = "key") -> bytes | None:
-    text = VECTORS[vector_id][name]
-    return bytes.fromhex(text) if text else None
 
 
 def _pasted(key: bytes) -> str:
@@ -438,9 +282,9 @@ async def test_vector_through_flow_to_entities(
 ) -> None:
     """The operator's interface, the vector's keys: entry, device and entities."""
     spec = METERS[vector_id]
-    raw = _stream(vector_id)
-    encryption_key = _key(vector_id) or TEST_KEY
-    authentication_key = _key(vector_id, "auth_key")
+    raw = vector_stream(vector_id)
+    encryption_key = vector_key(vector_id) or TEST_KEY
+    authentication_key = vector_key(vector_id, "auth_key")
     meter.start_streaming(source=lambda: raw)
 
     result = await _configure(
@@ -534,10 +378,10 @@ async def test_invalid_key_per_operator(
     with_authentication_key: bool,
 ) -> None:
     """A wrong encryption key is named as such, also next to a right second key."""
-    raw = _stream(vector_id)
+    raw = vector_stream(vector_id)
     meter.start_streaming(source=lambda: raw)
     authentication_key = (
-        _key(vector_id, "auth_key") if with_authentication_key else None
+        vector_key(vector_id, "auth_key") if with_authentication_key else None
     )
     result = await _configure(
         hass,
@@ -553,9 +397,9 @@ async def test_wrong_authentication_key(
     hass: HomeAssistant, meter: PtyMeter, vector_id: str
 ) -> None:
     """The right encryption key with a wrong authentication key is refused."""
-    raw = _stream(vector_id)
+    raw = vector_stream(vector_id)
     meter.start_streaming(source=lambda: raw)
-    encryption_key = _key(vector_id)
+    encryption_key = vector_key(vector_id)
     assert encryption_key is not None
     result = await _configure(
         hass,
@@ -571,9 +415,9 @@ async def test_authenticated_meter_without_authentication_key(
     hass: HomeAssistant, meter: PtyMeter, vector_id: str
 ) -> None:
     """Without the second key the frames decrypt, marked as not authenticated."""
-    raw = _stream(vector_id)
+    raw = vector_stream(vector_id)
     meter.start_streaming(source=lambda: raw)
-    encryption_key = _key(vector_id)
+    encryption_key = vector_key(vector_id)
     assert encryption_key is not None
     result = await _configure(
         hass, _form(meter.port, METERS[vector_id].interface, encryption_key)

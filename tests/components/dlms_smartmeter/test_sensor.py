@@ -4,27 +4,39 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 import statistics
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components.sensor import SensorDeviceClass
-from homeassistant.const import STATE_UNAVAILABLE, EntityCategory
+from homeassistant.const import CONF_PORT, STATE_UNAVAILABLE
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity_registry import RegistryEntryDisabler
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
-from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
+from custom_components.dlms_smartmeter.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_BAUDRATE,
+    CONF_ENCRYPTION_KEY,
+    CONF_INTERFACE,
+    CONF_PARITY,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+    INTERFACES,
+)
 from custom_components.dlms_smartmeter.coordinator import MeterData
+from custom_components.dlms_smartmeter.dlms import format_key
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
 from custom_components.dlms_smartmeter.sensor import _meter_time, _net_power
 
 from .meter import (
     ENTITY_PREFIX,
-    METER_ID,
+    TEST_KEY,
     PtyMeter,
     make_simulator,
     meter_entry,
@@ -32,16 +44,18 @@ from .meter import (
     set_up_meter,
     wait_until,
 )
+from .operators import METERS, vector_key, vector_stream
+from .user_view import snapshot_entities, user_view_of_device
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from syrupy.assertion import SnapshotAssertion
 
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
 EVERY_FRAME = {CONF_UPDATE_INTERVAL: 0}
-HAS_REACTIVE_ENERGY = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 
 
 def _state(hass: HomeAssistant, key: str, prefix: str = ENTITY_PREFIX) -> Any:
@@ -50,87 +64,31 @@ def _state(hass: HomeAssistant, key: str, prefix: str = ENTITY_PREFIX) -> Any:
     return state
 
 
-async def test_energy_dashboard_sensors(
-    hass: HomeAssistant,
-    meter: PtyMeter,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-) -> None:
-    """The AM550's values with the units and classes the Energy dashboard needs."""
+async def test_energy_dashboard_sensors(hass: HomeAssistant, meter: PtyMeter) -> None:
+    """The AM550's values reach their entities (Wh registers shown as kWh).
+
+    Units, device and state classes, entity categories and the device are
+    in the snapshots of ``test_entities_per_meter``.
+    """
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
     reading = await push_and_wait(hass, meter, coordinator)
     values = {obis: value.value for obis, value in reading.values.items()}
 
-    energy_import = _state(hass, "energy_import")
-    assert float(energy_import.state) == pytest.approx(values["1-0:1.8.0"] / 1000)
-    assert energy_import.attributes["unit_of_measurement"] == "kWh"
-    assert energy_import.attributes["device_class"] == "energy"
-    assert energy_import.attributes["state_class"] == "total_increasing"
-    energy_export = _state(hass, "energy_export")
-    assert float(energy_export.state) == pytest.approx(values["1-0:2.8.0"] / 1000)
-    assert energy_export.attributes["state_class"] == "total_increasing"
-
-    reactive = _state(hass, "reactive_energy_import")
-    assert float(reactive.state) == values["1-0:3.8.0"]
-    assert reactive.attributes["unit_of_measurement"] == "varh"
-    assert reactive.attributes["state_class"] == "total_increasing"
-    assert reactive.attributes.get("device_class") == (
-        "reactive_energy" if HAS_REACTIVE_ENERGY else None
-    )
-    assert float(_state(hass, "reactive_energy_export").state) == values["1-0:4.8.0"]
-
-    power_import = _state(hass, "power_import")
-    assert float(power_import.state) == values["1-0:1.7.0"]
-    assert power_import.attributes["unit_of_measurement"] == "W"
-    assert power_import.attributes["device_class"] == "power"
-    assert power_import.attributes["state_class"] == "measurement"
-    assert float(_state(hass, "power_export").state) == values["1-0:2.7.0"]
-    reactive_power = _state(hass, "reactive_power_import")
-    assert float(reactive_power.state) == values["1-0:3.7.0"]
-    assert reactive_power.attributes["unit_of_measurement"] == "var"
-    assert reactive_power.attributes["device_class"] == "reactive_power"
-    assert float(_state(hass, "reactive_power_export").state) == values["1-0:4.7.0"]
-
+    for key, obis in (("energy_import", "1-0:1.8.0"), ("energy_export", "1-0:2.8.0")):
+        assert float(_state(hass, key).state) == pytest.approx(values[obis] / 1000)
+    for key, obis in (
+        ("reactive_energy_import", "1-0:3.8.0"),
+        ("reactive_energy_export", "1-0:4.8.0"),
+        ("power_import", "1-0:1.7.0"),
+        ("power_export", "1-0:2.7.0"),
+        ("reactive_power_import", "1-0:3.7.0"),
+        ("reactive_power_export", "1-0:4.7.0"),
+    ):
+        assert float(_state(hass, key).state) == values[obis], key
     net = _state(hass, "net_power")
     assert float(net.state) == values["1-0:1.7.0"] - values["1-0:2.7.0"]
-    assert net.attributes["unit_of_measurement"] == "W"
-
-    meter_time = _state(hass, "meter_time")
-    assert meter_time.attributes["device_class"] == "timestamp"
-    registry_entry = entity_registry.async_get(f"{ENTITY_PREFIX}_meter_time")
-    assert registry_entry is not None
-    assert registry_entry.entity_category is EntityCategory.DIAGNOSTIC
-    assert registry_entry.unique_id == f"{METER_ID}_meter_time"
-
-    [device] = dr.async_entries_for_config_entry(
-        device_registry, coordinator.config_entry.entry_id
-    )
-    assert device.identifiers == {(DOMAIN, METER_ID)}
-    assert device.manufacturer == "Iskraemeco"
-    assert device.model == "AM550-TD0"
-    assert device.name == "Iskraemeco AM550-TD0"
-
-    # The AM550 on the optical interface sends no per-phase values.
-    created = {
-        entry.unique_id.removeprefix(f"{METER_ID}_")
-        for entry in er.async_entries_for_config_entry(
-            entity_registry, coordinator.config_entry.entry_id
-        )
-    }
-    assert created == {
-        "energy_import",
-        "energy_export",
-        "reactive_energy_import",
-        "reactive_energy_export",
-        "power_import",
-        "power_export",
-        "reactive_power_import",
-        "reactive_power_export",
-        "net_power",
-        "meter_time",
-    }
 
 
 async def test_meter_time_is_the_meters_clock(
@@ -186,7 +144,7 @@ async def test_extra_values_of_other_meters(
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_extra_values_states(hass: HomeAssistant, tmp_path: Any) -> None:
-    """Voltage, current and power factor with their units, when enabled."""
+    """Voltage, current and power factor show their values, when enabled."""
     title = b"KFMg\x10\x20\x30\x41"
     meter = PtyMeter(
         tmp_path / "ttyMBUS",
@@ -199,17 +157,14 @@ async def test_extra_values_states(hass: HomeAssistant, tmp_path: Any) -> None:
         coordinator = await set_up_meter(hass, meter, entry)
         reading = await push_and_wait(hass, meter, coordinator)
         prefix = "sensor.kaifa"
-        voltage = _state(hass, "voltage_l2", prefix)
-        assert float(voltage.state) == pytest.approx(reading.values["1-0:52.7.0"].value)
-        assert voltage.attributes["unit_of_measurement"] == "V"
-        assert voltage.attributes["device_class"] == "voltage"
-        current = _state(hass, "current_l3", prefix)
-        assert float(current.state) == pytest.approx(reading.values["1-0:71.7.0"].value)
-        assert current.attributes["unit_of_measurement"] == "A"
-        factor = _state(hass, "power_factor", prefix)
-        assert float(factor.state) == pytest.approx(reading.values["1-0:13.7.0"].value)
-        assert factor.attributes["device_class"] == "power_factor"
-        assert "unit_of_measurement" not in factor.attributes
+        # Units and device classes: see the snapshots of test_entities_per_meter.
+        for key, obis in (
+            ("voltage_l2", "1-0:52.7.0"),
+            ("current_l3", "1-0:71.7.0"),
+            ("power_factor", "1-0:13.7.0"),
+        ):
+            shown = float(_state(hass, key, prefix).state)
+            assert shown == pytest.approx(reading.values[obis].value), key
     finally:
         meter.close()
 
@@ -539,3 +494,64 @@ async def test_solar_surplus_automation(hass: HomeAssistant, meter: PtyMeter) ->
             break
     assert boiler_fired
     assert charger_fired
+
+
+# --- what a user gets, per meter: snapshots -----------------------------------
+
+# One vector per meter kind the setup form offers.
+SNAPSHOT_METERS: Final = {
+    "wiener_netze_am550": "WN-AM550-1",
+    "wiener_netze_im350": "WN-IM350-1",
+    "wiener_netze_e450": "WN-E450-1",
+    "netz_noe_kaifa": "NOE-KAIFA-DOC",
+    "netz_noe_sagemcom": "NOE-SAG-2",
+    "tinetz_salzburg_vorarlberg_kaifa": "TINETZ-KAIFA-DOC",
+    "kaernten_p1_am550": "KN-AM550-1",
+    "wels_p1_im350": "WELS-IM350-1",
+    "burgenland_e450": "BGLD-E450-1",
+    "steiermark_e450": "E450-GBT-1",
+    "steiermark_t210": "STMK-SAG-DSMR-1",
+}
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
+@pytest.mark.parametrize("vector_id", SNAPSHOT_METERS.values(), ids=SNAPSHOT_METERS)
+async def test_entities_per_meter(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+    vector_id: str,
+) -> None:
+    """Every entity, its registry entry and state, for each kind of meter."""
+    spec = METERS[vector_id]
+    line = INTERFACES[spec.interface]
+    data = {
+        CONF_PORT: meter.port,
+        CONF_INTERFACE: spec.interface,
+        CONF_ENCRYPTION_KEY: format_key(vector_key(vector_id) or TEST_KEY),
+        CONF_BAUDRATE: line.baudrate,
+        CONF_PARITY: line.parity,
+    }
+    authentication_key = vector_key(vector_id, "auth_key")
+    if authentication_key is not None:
+        data[CONF_AUTHENTICATION_KEY] = format_key(authentication_key)
+    entry = MockConfigEntry(
+        domain=DOMAIN, title=vector_id, unique_id=spec.system_title, data=data
+    )
+    entry.add_to_hass(hass)
+    # The same frame again and again: the repeats are dropped as replays, so
+    # the entities show exactly this frame.
+    raw = vector_stream(vector_id)
+    meter.start_streaming(source=lambda: raw)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator = entry.runtime_data
+    await wait_until(lambda: coordinator.data is not None, what="first data")
+    meter.stop_streaming()
+    await hass.async_block_till_done()
+
+    [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert user_view_of_device(device) == snapshot(name="device")
+    await snapshot_entities(hass, entity_registry, snapshot, entry.entry_id)
