@@ -52,8 +52,8 @@ from .meter import (
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
-    handled_frames,
     make_simulator,
+    push_and_wait,
     wait_until,
 )
 from .operators import METERS, vector_key, vector_stream
@@ -358,16 +358,16 @@ async def test_vector_through_flow_to_entities(
 @pytest.mark.parametrize(
     ("vector_id", "with_authentication_key"),
     [
-        ("WN-AM550-1", False),  # HDLC, security suite 0, optical
-        ("WN-IM350-1", False),  # HDLC with a 4-byte server address
-        ("KN-AM550-1", False),  # P1 positional push
-        ("NOE-SAG-2", False),  # M-Bus in two segments
-        ("NOE-KAIFA-DOC", False),
-        ("TINETZ-KAIFA-DOC", False),  # M-Bus, security suite 1
-        ("E450-GBT-1", True),  # block transfer, authenticated
-        ("BGLD-E450-1", True),  # authenticated, the authentication key given
-        ("BGLD-E450-1", False),  # authenticated, no authentication key
-        ("STMK-SAG-DSMR-1", False),  # bare APDU carrying a DSMR telegram
+        pytest.param("WN-AM550-1", False, id="wiener_netze_hdlc_suite_0"),
+        pytest.param("WN-IM350-1", False, id="wiener_netze_4_byte_address"),
+        pytest.param("KN-AM550-1", False, id="kaernten_p1_positional"),
+        pytest.param("NOE-SAG-2", False, id="netz_noe_mbus_two_segments"),
+        pytest.param("NOE-KAIFA-DOC", False, id="netz_noe_kaifa"),
+        pytest.param("TINETZ-KAIFA-DOC", False, id="tinetz_mbus_suite_1"),
+        pytest.param("E450-GBT-1", True, id="steiermark_block_transfer_authenticated"),
+        pytest.param("BGLD-E450-1", True, id="burgenland_authentication_key_given"),
+        pytest.param("BGLD-E450-1", False, id="burgenland_no_authentication_key"),
+        pytest.param("STMK-SAG-DSMR-1", False, id="steiermark_t210_dsmr_in_apdu"),
     ],
 )
 async def test_invalid_key_per_operator(
@@ -392,36 +392,43 @@ async def test_invalid_key_per_operator(
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-@pytest.mark.parametrize("vector_id", ["BGLD-E450-1", "E450-GBT-1"])
-async def test_wrong_authentication_key(
-    hass: HomeAssistant, meter: PtyMeter, vector_id: str
-) -> None:
-    """The right encryption key with a wrong authentication key is refused."""
+async def _configure_authenticated(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    vector_id: str,
+    authentication_key: bytes | None,
+) -> Any:
+    """The flow with the vector's encryption key and ``authentication_key``."""
     raw = vector_stream(vector_id)
     meter.start_streaming(source=lambda: raw)
     encryption_key = vector_key(vector_id)
     assert encryption_key is not None
-    result = await _configure(
-        hass,
-        _form(meter.port, METERS[vector_id].interface, encryption_key, OTHER_KEY),
+    form = _form(
+        meter.port, METERS[vector_id].interface, encryption_key, authentication_key
     )
+    return await _configure(hass, form)
+
+
+AUTHENTICATED: Final = {"burgenland": "BGLD-E450-1", "steiermark_e450": "E450-GBT-1"}
+
+
+@pytest.mark.parametrize("vector_id", AUTHENTICATED.values(), ids=AUTHENTICATED)
+async def test_wrong_authentication_key(
+    hass: HomeAssistant, meter: PtyMeter, vector_id: str
+) -> None:
+    """The right encryption key with a wrong authentication key is refused."""
+    result = await _configure_authenticated(hass, meter, vector_id, OTHER_KEY)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_authentication_key"}
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-@pytest.mark.parametrize("vector_id", ["BGLD-E450-1", "E450-GBT-1"])
+@pytest.mark.parametrize("vector_id", AUTHENTICATED.values(), ids=AUTHENTICATED)
 async def test_authenticated_meter_without_authentication_key(
     hass: HomeAssistant, meter: PtyMeter, vector_id: str
 ) -> None:
     """Without the second key the frames decrypt, marked as not authenticated."""
-    raw = vector_stream(vector_id)
-    meter.start_streaming(source=lambda: raw)
-    encryption_key = vector_key(vector_id)
-    assert encryption_key is not None
-    result = await _configure(
-        hass, _form(meter.port, METERS[vector_id].interface, encryption_key)
-    )
+    result = await _configure_authenticated(hass, meter, vector_id, None)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_AUTHENTICATION_KEY not in result["data"]
     coordinator: DlmsSmartMeterCoordinator = result["result"].runtime_data
@@ -435,16 +442,6 @@ async def test_authenticated_meter_without_authentication_key(
 
 
 # --- a firmware update changes what the meter sends -------------------------------
-
-
-async def _push(hass: HomeAssistant, meter: PtyMeter) -> None:
-    coordinator: DlmsSmartMeterCoordinator = hass.config_entries.async_entries(DOMAIN)[
-        0
-    ].runtime_data
-    handled = handled_frames(coordinator)
-    meter.push()
-    await wait_until(lambda: handled_frames(coordinator) > handled, what="frame")
-    await hass.async_block_till_done()
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -481,7 +478,7 @@ async def test_firmware_update_changes_the_layout(
     )
     await hass.async_block_till_done()
     await wait_until(lambda: entry.state is ConfigEntryState.LOADED, what="reload")
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     tariff_keys = {"energy_import_tariff_1", "energy_export_tariff_2"}
     phase_keys = {"voltage_l1", "voltage_l3", "current_l2"}
     created = _created(hass, entry)
@@ -494,7 +491,7 @@ async def test_firmware_update_changes_the_layout(
     for _ in range(before.frames_sent):
         after.next_reading()
     meter.simulator = after
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     reading = after.reading()
     assert phase_keys <= _created(hass, entry)
     voltage = _state(hass, entry, "voltage_l1")
@@ -510,7 +507,7 @@ async def test_firmware_update_changes_the_layout(
     # After a restart the vanished values stay unavailable, not zero.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     for key in tariff_keys:
         assert _state(hass, entry, key).state == STATE_UNAVAILABLE, key
     assert float(_state(hass, entry, "voltage_l1").state) == pytest.approx(
