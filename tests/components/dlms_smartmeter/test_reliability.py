@@ -74,6 +74,9 @@ def quick_reconnect(fast_timeouts: None, monkeypatch: pytest.MonkeyPatch) -> Non
     """Reconnect attempts every few milliseconds, so 20 cycles take seconds."""
     monkeypatch.setattr(coordinator_module, "RECONNECT_MIN_DELAY", 0.01)
     monkeypatch.setattr(coordinator_module, "RECONNECT_MAX_DELAY", 0.05)
+    # Unavailable must come from the unplugged head, never from the stale
+    # timeout: it is far beyond what a cycle takes, however loaded the machine.
+    monkeypatch.setattr(coordinator_module, "STALE_TIMEOUT_MIN", 3600.0)
 
 
 @pytest.fixture
