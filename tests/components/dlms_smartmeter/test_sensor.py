@@ -270,8 +270,13 @@ async def test_unplugged_head_and_recovery(
 ) -> None:
     """Unplugged: unavailable, one log line; plugged in again: values, one line."""
     caplog.set_level("INFO", "custom_components.dlms_smartmeter")
-    # The default interval: a publication window is open when the head returns.
-    coordinator = await set_up_meter(hass, meter, meter_entry(meter.port))
+    # A publication window (an hour: longer than the test, however loaded the
+    # machine) is open when the head returns.
+    coordinator = await set_up_meter(
+        hass,
+        meter,
+        meter_entry(meter.port, options={CONF_UPDATE_INTERVAL: HOUR_WINDOW}),
+    )
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
 
     meter.unplug()
