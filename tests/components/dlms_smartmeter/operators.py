@@ -8,9 +8,18 @@ must make of it (facts from vectors.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+from homeassistant.const import CONF_PORT
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dlms_smartmeter.const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_BAUDRATE,
+    CONF_ENCRYPTION_KEY,
+    CONF_INTERFACE,
+    CONF_PARITY,
+    DOMAIN,
     INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
     INTERFACE_KAERNTEN_WELS,
@@ -19,8 +28,12 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACE_STEIERMARK_T210,
     INTERFACE_TINETZ_SALZBURG_VORARLBERG,
     INTERFACE_WIENER_NETZE,
+    INTERFACES,
 )
+from custom_components.dlms_smartmeter.dlms import format_key
 from tests.data import VECTORS
+
+from .meter import TEST_KEY
 
 
 @dataclass(frozen=True)
@@ -175,3 +188,36 @@ def vector_key(vector_id: str, name: str = "key") -> bytes | None:
     """The vector's encryption key (or ``name``: its authentication key)."""
     text = VECTORS[vector_id][name]
     return bytes.fromhex(text) if text else None
+
+
+def vector_entry_data(vector_id: str, port: str) -> dict[str, Any]:
+    """Entry data as the config flow stores it for this vector's meter.
+
+    A meter that sends plain frames takes any key: the test key stands in.
+    """
+    interface = METERS[vector_id].interface
+    line = INTERFACES.get(interface)
+    data: dict[str, Any] = {
+        CONF_PORT: port,
+        CONF_INTERFACE: interface,
+        CONF_ENCRYPTION_KEY: format_key(vector_key(vector_id) or TEST_KEY),
+        CONF_BAUDRATE: line.baudrate if line else 9600,
+        CONF_PARITY: line.parity if line else "N",
+    }
+    authentication_key = vector_key(vector_id, "auth_key")
+    if authentication_key is not None:
+        data[CONF_AUTHENTICATION_KEY] = format_key(authentication_key)
+    return data
+
+
+def vector_entry(
+    vector_id: str, port: str, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """A config entry for this vector's meter on ``port``."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=vector_id,
+        unique_id=METERS[vector_id].system_title,
+        data=vector_entry_data(vector_id, port),
+        options=options or {},
+    )

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import CONF_PORT
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -16,19 +15,11 @@ from syrupy.filters import props
 from custom_components.dlms_smartmeter import connection
 from custom_components.dlms_smartmeter.connection import redact_port
 from custom_components.dlms_smartmeter.const import (
-    CONF_AUTHENTICATION_KEY,
-    CONF_BAUDRATE,
-    CONF_ENCRYPTION_KEY,
-    CONF_INTERFACE,
-    CONF_PARITY,
     CONF_UPDATE_INTERVAL,
-    DOMAIN,
-    INTERFACES,
 )
-from custom_components.dlms_smartmeter.dlms import format_key
 
 from .meter import TEST_KEY, PtyMeter, meter_entry, send_and_wait
-from .operators import METERS, vector_key, vector_stream
+from .operators import vector_entry, vector_key, vector_stream
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -49,26 +40,13 @@ async def test_diagnostics(
     snapshot: SnapshotAssertion,
 ) -> None:
     """Everything a bug report needs, with both keys redacted everywhere."""
-    spec = METERS[DIAGNOSTICS_VECTOR]
-    line = INTERFACES[spec.interface]
+    entry = vector_entry(
+        DIAGNOSTICS_VECTOR, meter.port, options={CONF_UPDATE_INTERVAL: 0}
+    )
     encryption_key = vector_key(DIAGNOSTICS_VECTOR)
     authentication_key = vector_key(DIAGNOSTICS_VECTOR, "auth_key")
     assert encryption_key is not None
     assert authentication_key is not None
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Landis+Gyr E450 30137181",
-        unique_id=spec.system_title,
-        data={
-            CONF_PORT: meter.port,
-            CONF_INTERFACE: spec.interface,
-            CONF_ENCRYPTION_KEY: format_key(encryption_key),
-            CONF_AUTHENTICATION_KEY: format_key(authentication_key),
-            CONF_BAUDRATE: line.baudrate,
-            CONF_PARITY: line.parity,
-        },
-        options={CONF_UPDATE_INTERVAL: 0},
-    )
     entry.add_to_hass(hass)
     # Set up while the meter is silent (setup gives up waiting for a first
     # frame), then exactly one frame and one replay of it: every counter is

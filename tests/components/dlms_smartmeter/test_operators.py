@@ -33,17 +33,15 @@ from custom_components.dlms_smartmeter import (
 )
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
-    CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
     CONF_INTERFACE,
-    CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
     INTERFACE_CUSTOM,
     INTERFACE_STEIERMARK_E450,
     INTERFACES,
 )
-from custom_components.dlms_smartmeter.dlms import SecurityLevel, format_key
+from custom_components.dlms_smartmeter.dlms import SecurityLevel
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from tests.data import VECTORS
 
@@ -56,7 +54,7 @@ from .meter import (
     push_and_wait,
     wait_until,
 )
-from .operators import METERS, vector_key, vector_stream
+from .operators import METERS, vector_entry_data, vector_key, vector_stream
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -296,17 +294,7 @@ async def test_vector_through_flow_to_entities(
     assert entry.unique_id == spec.system_title
     assert result["title"].startswith(spec.manufacturer or "Smart meter")
     assert result["title"].endswith(spec.serial_number or spec.system_title)
-    line = INTERFACES.get(spec.interface)
-    stored = {
-        CONF_PORT: meter.port,
-        CONF_INTERFACE: spec.interface,
-        CONF_ENCRYPTION_KEY: format_key(encryption_key),
-        CONF_BAUDRATE: line.baudrate if line else 9600,
-        CONF_PARITY: line.parity if line else "N",
-    }
-    if authentication_key is not None:
-        stored[CONF_AUTHENTICATION_KEY] = format_key(authentication_key)
-    assert entry.data == stored
+    assert entry.data == vector_entry_data(vector_id, meter.port)
     assert entry.state is ConfigEntryState.LOADED
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
     await wait_until(lambda: coordinator.data is not None, what="first data")

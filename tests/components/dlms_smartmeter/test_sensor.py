@@ -6,37 +6,28 @@ from datetime import datetime, timedelta
 import statistics
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import CONF_PORT, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity_registry import RegistryEntryDisabler
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_fire_time_changed,
 )
 
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import (
-    CONF_AUTHENTICATION_KEY,
-    CONF_BAUDRATE,
-    CONF_ENCRYPTION_KEY,
-    CONF_INTERFACE,
-    CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
-    INTERFACES,
 )
 from custom_components.dlms_smartmeter.coordinator import MeterData
-from custom_components.dlms_smartmeter.dlms import format_key
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from custom_components.dlms_smartmeter.dlms.simulator import TcpFrameServer
 from custom_components.dlms_smartmeter.sensor import _meter_time, _net_power
 
 from .meter import (
     ENTITY_PREFIX,
-    TEST_KEY,
     PtyMeter,
     make_simulator,
     meter_entry,
@@ -44,7 +35,7 @@ from .meter import (
     set_up_meter,
     wait_until,
 )
-from .operators import METERS, vector_key, vector_stream
+from .operators import vector_entry, vector_stream
 from .user_view import snapshot_entities, user_view_of_device
 
 if TYPE_CHECKING:
@@ -531,21 +522,7 @@ async def test_entities_per_meter(  # noqa: PLR0917 - fixtures
     vector_id: str,
 ) -> None:
     """Every entity, its registry entry and state, for each kind of meter."""
-    spec = METERS[vector_id]
-    line = INTERFACES[spec.interface]
-    data = {
-        CONF_PORT: meter.port,
-        CONF_INTERFACE: spec.interface,
-        CONF_ENCRYPTION_KEY: format_key(vector_key(vector_id) or TEST_KEY),
-        CONF_BAUDRATE: line.baudrate,
-        CONF_PARITY: line.parity,
-    }
-    authentication_key = vector_key(vector_id, "auth_key")
-    if authentication_key is not None:
-        data[CONF_AUTHENTICATION_KEY] = format_key(authentication_key)
-    entry = MockConfigEntry(
-        domain=DOMAIN, title=vector_id, unique_id=spec.system_title, data=data
-    )
+    entry = vector_entry(vector_id, meter.port)
     entry.add_to_hass(hass)
     # The same frame again and again: the repeats are dropped as replays, so
     # the entities show exactly this frame.
