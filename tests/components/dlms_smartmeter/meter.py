@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 import os
 import tty
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_PORT
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
     from custom_components.dlms_smartmeter.coordinator import (
@@ -240,6 +245,21 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Move the clock exactly ``seconds`` ahead and run what became due.
+
+    The clock of a ``freeze_time(..., tick=True)`` test runs with real time
+    (so that waits on the event loop work). Its ``tick()`` forgets the real
+    time since the clock was last moved, so a timer could stay short of due
+    on a loaded machine; moving from the current reading keeps it.
+    """
+    freezer.move_to(freezer() + timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
 
 
 async def set_up_meter(

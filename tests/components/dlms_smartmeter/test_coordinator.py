@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_REAUTH
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import CONF_UPDATE_INTERVAL, DOMAIN
@@ -19,6 +17,7 @@ from .meter import (
     OTHER_KEY,
     OTHER_SYSTEM_TITLE,
     PtyMeter,
+    advance,
     frame_of,
     make_simulator,
     meter_entry,
@@ -222,20 +221,16 @@ async def test_stale_timeout_follows_push_period(
     coordinator._intervals.clear()
     period = 300
     for _ in range(4):
-        freezer.tick(timedelta(seconds=period))
+        await advance(hass, freezer, period)
         await push_and_wait(hass, meter, coordinator)
     # The observed period is the simulated one plus the test's own run time.
     assert coordinator.push_period is not None
     assert period - 1 < coordinator.push_period < period + 30
     assert coordinator.stale_timeout == 3 * coordinator.push_period
 
-    freezer.tick(timedelta(seconds=2 * period))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * period)
     assert coordinator.last_update_success
-    freezer.tick(timedelta(seconds=period + 100))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * period)
     assert not coordinator.last_update_success
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 import statistics
 from typing import TYPE_CHECKING, Any, Final
 
@@ -12,9 +12,6 @@ from homeassistant.helpers.entity_registry import RegistryEntryDisabler
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    async_fire_time_changed,
-)
 
 from custom_components.dlms_smartmeter import coordinator as coordinator_module
 from custom_components.dlms_smartmeter.const import (
@@ -29,6 +26,7 @@ from custom_components.dlms_smartmeter.sensor import _meter_time, _net_power
 from .meter import (
     ENTITY_PREFIX,
     PtyMeter,
+    advance,
     make_simulator,
     meter_entry,
     push_and_wait,
@@ -211,14 +209,9 @@ async def test_update_interval_publishes_mean_power(
     )
     assert coordinator.publish_interval == HOUR_WINDOW
 
-    async def _next_window() -> None:
-        freezer.tick(timedelta(seconds=HOUR_WINDOW))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
-
     # Let the window that setup opened close, and the next one stay empty.
     for _ in range(2):
-        await _next_window()
+        await advance(hass, freezer, HOUR_WINDOW)
     assert coordinator._publish_unsub is None
 
     first = await push_and_wait(hass, meter, coordinator)
@@ -228,7 +221,7 @@ async def test_update_interval_publishes_mean_power(
     # Nothing published inside the interval.
     assert float(_state(hass, "power_import").state) == first.values["1-0:1.7.0"].value
 
-    await _next_window()
+    await advance(hass, freezer, HOUR_WINDOW)
     powers = [reading.values["1-0:1.7.0"].value for reading in window]
     assert float(_state(hass, "power_import").state) == pytest.approx(
         statistics.mean(powers)
@@ -316,14 +309,10 @@ async def test_silent_meter_becomes_unavailable(
     # Pushes in quick succession: the minimum applies.
     assert coordinator.stale_timeout == stale_timeout
 
-    freezer.tick(timedelta(seconds=stale_timeout - 60))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, stale_timeout / 2)
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
 
-    freezer.tick(timedelta(seconds=60))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, stale_timeout / 2)
     assert _state(hass, "power_import").state == STATE_UNAVAILABLE
     assert "no valid frame received" in caplog.text
     assert coordinator.connected
