@@ -217,12 +217,18 @@ async def test_unsupported_and_broken_frames_are_counted(
 
 @pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
 async def test_stale_timeout_follows_push_period(
-    hass: HomeAssistant, meter: PtyMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A meter that pushes every 5 minutes is stale after three missed pushes."""
+    period = 300
+    # Set-up's quick frames arm the watchdog with the minimum timeout: it must
+    # outlast the first slow push, or the watchdog reopens the port first.
+    monkeypatch.setattr(watchdog_module, "STALE_TIMEOUT_MIN", period + 100)
     coordinator = await _running(hass, meter)
     coordinator.watchdog.intervals.clear()
-    period = 300
     for _ in range(4):
         await advance(hass, freezer, period)
         await push_and_wait(hass, meter, coordinator)
