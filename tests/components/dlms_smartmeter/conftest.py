@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING, Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import (
+    HomeAssistantSnapshotExtension,
+)
 
 from .meter import FAST_CANDIDATES, PtyMeter, make_simulator
 from .rfc2217 import Rfc2217Meter
@@ -13,6 +16,14 @@ from .rfc2217 import Rfc2217Meter
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
+
+    from syrupy.assertion import SnapshotAssertion
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in snapshots/ beside the test, as Home Assistant keeps them."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

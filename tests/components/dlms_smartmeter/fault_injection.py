@@ -119,7 +119,7 @@ class Resources:
         )
 
 
-async def settled_resources(baseline: Resources, seconds: float = 5.0) -> Resources:
+async def settled_resources(baseline: Resources, seconds: float = 60.0) -> Resources:
     """Resources once short-lived tasks ended: at most ``baseline``, or the last count.
 
     Home Assistant starts short tasks of its own (state writes, executor
@@ -144,7 +144,7 @@ async def write_exactly(meter: PtyMeter, data: bytes) -> None:
     assert fd is not None, "the meter is unplugged"
     view = memoryview(data)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10.0
+    deadline = loop.time() + 60.0
     while view:
         try:
             written = os.write(fd, view)
@@ -158,9 +158,12 @@ async def write_exactly(meter: PtyMeter, data: bytes) -> None:
 
 
 async def wait_for_bytes(
-    coordinator: DlmsSmartMeterCoordinator, total: int, seconds: float = 5.0
+    coordinator: DlmsSmartMeterCoordinator, total: int, seconds: float = 60.0
 ) -> None:
-    """Wait until the coordinator's decoder has received ``total`` bytes."""
+    """Wait until the coordinator's decoder has received ``total`` bytes.
+
+    ``seconds`` only turns a hang into a failure, however loaded the machine.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while coordinator.decoder_stats["bytes_received"] < total:

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
+from datetime import timedelta
 import os
 import tty
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import CONF_PORT
 from homeassistant.data_entry_flow import FlowResultType
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 import serialx
 
 from custom_components.dlms_smartmeter.const import (
@@ -38,6 +42,7 @@ from custom_components.dlms_smartmeter.dlms.axdr import (
     axdr_structure,
     axdr_visible_string,
 )
+from custom_components.dlms_smartmeter.dlms.encoder import encode_reading
 from custom_components.dlms_smartmeter.dlms.framing import encode_link
 from custom_components.dlms_smartmeter.dlms.simulator import MeterSimulator
 
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
     from custom_components.dlms_smartmeter.coordinator import (
@@ -95,6 +101,11 @@ def unsupported_frame(
         encryption_key=TEST_KEY,
     )
     return encode_link([apdu], link=LinkLayer.HDLC)
+
+
+def frame_of(reading: Reading) -> bytes:
+    """The HDLC frame of a reading chosen by the test (encrypted with the test key)."""
+    return encode_reading(reading, encryption_key=TEST_KEY, link=LinkLayer.HDLC)
 
 
 def get_response_frame() -> bytes:
@@ -245,9 +256,14 @@ async def port_is_free(port: str) -> bool:
 
 
 async def wait_until(
-    condition: Callable[[], bool], seconds: float = 5.0, what: str = "condition"
+    condition: Callable[[], bool], seconds: float = 60.0, what: str = "condition"
 ) -> None:
-    """Let the event loop run until ``condition()`` holds."""
+    """Let the event loop run until ``condition()`` holds.
+
+    ``seconds`` only turns a hang into a failure: a condition that holds is
+    seen at once, so the generous limit costs nothing and a loaded machine
+    cannot make a passing test fail.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not condition():
@@ -271,6 +287,21 @@ async def configure_flow(
     return result
 
 
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Move the clock exactly ``seconds`` ahead and run what became due.
+
+    The clock of a ``freeze_time(..., tick=True)`` test runs with real time
+    (so that waits on the event loop work). Its ``tick()`` forgets the real
+    time since the clock was last moved, so a timer could stay short of due
+    on a loaded machine; moving from the current reading keeps it.
+    """
+    freezer.move_to(freezer() + timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
 async def set_up_meter(
     hass: HomeAssistant, meter: PtyMeter, entry: MockConfigEntry
 ) -> DlmsSmartMeterCoordinator:
@@ -282,13 +313,10 @@ async def set_up_meter(
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
     await wait_until(lambda: coordinator.data is not None, what="first data")
     meter.stop_streaming()
-    # Frames still on their way arrive after the stream stops: take them all,
-    # so that what a test sends next is what the coordinator handles next.
-    last_sent = meter.simulator.reading().invocation_counter
-    await wait_until(
-        lambda: coordinator.last_invocation_counter == last_sent,
-        what="the last streamed frame",
-    )
+    # Frames of the stream may still be on the line: once a last frame has
+    # been taken, every earlier one has, and each later push is one frame.
+    last = meter.push()
+    await wait_until(lambda: coordinator.last_reading == last, what="line drained")
     await hass.async_block_till_done()
     return coordinator
 
@@ -296,14 +324,26 @@ async def set_up_meter(
 async def push_and_wait(
     hass: HomeAssistant, meter: PtyMeter, coordinator: DlmsSmartMeterCoordinator
 ) -> Reading:
-    """Send one frame and wait until the coordinator has taken it."""
+    """Send the simulator's next frame and wait until the coordinator has taken it."""
+    frame = meter.simulator.next_frame()
+    meter.frames.append(frame)
+    await send_and_wait(hass, meter, coordinator, frame)
+    return meter.simulator.reading()
+
+
+async def send_and_wait(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    coordinator: DlmsSmartMeterCoordinator,
+    frame: bytes,
+) -> None:
+    """Send one frame and wait until the coordinator has taken or dropped it."""
     handled = handled_frames(coordinator)
-    reading = meter.push()
+    meter.write(frame)
     await wait_until(
         lambda: handled_frames(coordinator) > handled, what="frame handled"
     )
     await hass.async_block_till_done()
-    return reading
 
 
 def handled_frames(coordinator: DlmsSmartMeterCoordinator) -> int:

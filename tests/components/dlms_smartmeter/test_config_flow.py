@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 import json
 from pathlib import Path
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
@@ -480,16 +481,84 @@ async def test_user_rejects_malformed_keys(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_user_cannot_connect(
-    hass: HomeAssistant, meter: PtyMeter, tmp_path: Path
+@dataclass(frozen=True)
+class UserError:
+    """What the meter (or the port) does, and the error the form shows."""
+
+    error: str
+    port: str = "meter"
+    """``meter``: the simulated meter's port; otherwise a path that does not exist."""
+    stream: Callable[[PtyMeter], Callable[[], bytes] | None] | None = None
+    """Makes the ``source`` of the bytes on the line (the simulator's frames
+    when it makes ``None``); ``None`` here: a silent meter."""
+    key: str = TYPED_KEY
+    logged: str | None = None
+    """A debug log line the error leaves (what a bug report needs)."""
+
+
+def _line_noise(_meter: PtyMeter) -> Callable[[], bytes]:
+    return lambda: b"misaligned head, random light " * 3
+
+
+def _corrupted_frames(meter: PtyMeter) -> Callable[[], bytes]:
+    return lambda: corrupted(meter.simulator.next_frame())
+
+
+def _unknown_layout(_meter: PtyMeter) -> Callable[[], bytes]:
+    counters = iter(range(5000, 6000))
+    return lambda: unsupported_frame(invocation_counter=next(counters))
+
+
+def _simulated_frames(_meter: PtyMeter) -> None:
+    return None
+
+
+USER_ERRORS: Final = {
+    # The head is not plugged in, or the path is mistyped.
+    "port_missing": UserError("cannot_connect", port="ttyUSB9"),
+    # Interface not enabled, head not on the meter.
+    "silent_port": UserError("no_data"),
+    # A misaligned head, wrong line settings.
+    "line_noise": UserError("no_valid_frames", stream=_line_noise),
+    "corrupted_frames": UserError("no_valid_frames", stream=_corrupted_frames),
+    "wrong_key": UserError(
+        "invalid_key", stream=_simulated_frames, key=OTHER_KEY.hex()
+    ),
+    # Frames that decrypt to an unknown layout: the plaintext is logged.
+    "unknown_layout": UserError(
+        "unsupported_meter", stream=_unknown_layout, logged="unknown layout"
+    ),
+    # A valid frame that is no push at all.
+    "not_a_push": UserError(
+        "unsupported_meter",
+        stream=lambda _meter: get_response_frame,
+        logged="Frame not supported",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", USER_ERRORS.values(), ids=USER_ERRORS)
+async def test_user_error_then_recovers(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    case: UserError,
 ) -> None:
-    """A port that does not exist, then the right one."""
+    """Each problem keeps the form with its error; fixed, the entry is created."""
+    caplog.set_level("DEBUG", "custom_components.dlms_smartmeter")
+    port = meter.port if case.port == "meter" else str(tmp_path / case.port)
+    if case.stream is not None:
+        meter.start_streaming(source=case.stream(meter))
     flow_id = await _start_user_flow(hass)
-    result = await configure_flow(hass, flow_id, _user_input(str(tmp_path / "ttyUSB9")))
+    result = await configure_flow(hass, flow_id, _user_input(port, case.key))
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": case.error}
     # What was typed is offered again.
-    assert _suggested(result)[CONF_URL] == str(tmp_path / "ttyUSB9")
+    assert _suggested(result)[CONF_URL] == port
+    if case.logged is not None:
+        assert case.logged in caplog.text
+    assert TEST_KEY.hex() not in caplog.text.lower()
 
     meter.start_streaming()
     result = await configure_flow(hass, flow_id, _user_input(meter.port))
@@ -519,77 +588,6 @@ async def test_user_port_closes_while_listening(
     asyncio.get_running_loop().call_later(0.2, meter.unplug)
     result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["errors"] == {"base": "cannot_connect"}
-
-
-async def test_user_no_data(hass: HomeAssistant, meter: PtyMeter) -> None:
-    """A silent port (interface not enabled, head not on the meter), then data."""
-    flow_id = await _start_user_flow(hass)
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    assert result["errors"] == {"base": "no_data"}
-
-    meter.start_streaming()
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    await hass.async_block_till_done()
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-@pytest.mark.parametrize("kind", ["noise", "corrupted"])
-async def test_user_no_valid_frames(
-    hass: HomeAssistant, meter: PtyMeter, kind: str
-) -> None:
-    """Bytes that never form a valid frame (misaligned head, wrong line settings)."""
-    flow_id = await _start_user_flow(hass)
-    if kind == "noise":
-        meter.start_streaming(source=lambda: b"misaligned head, random light " * 3)
-    else:
-        meter.start_streaming(source=lambda: corrupted(meter.simulator.next_frame()))
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    assert result["errors"] == {"base": "no_valid_frames"}
-
-    meter.start_streaming()
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    await hass.async_block_till_done()
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-async def test_user_invalid_key(hass: HomeAssistant, meter: PtyMeter) -> None:
-    """Frames that do not decrypt with the key, then the right key."""
-    flow_id = await _start_user_flow(hass)
-    meter.start_streaming()
-    result = await configure_flow(
-        hass, flow_id, _user_input(meter.port, OTHER_KEY.hex())
-    )
-    assert result["errors"] == {"base": "invalid_key"}
-
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    await hass.async_block_till_done()
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-async def test_user_unsupported_meter(
-    hass: HomeAssistant, meter: PtyMeter, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Frames that decrypt to an unknown layout; the plaintext is logged for debug."""
-    caplog.set_level("DEBUG", "custom_components.dlms_smartmeter")
-    counters = iter(range(5000, 6000))
-    meter.start_streaming(
-        source=lambda: unsupported_frame(invocation_counter=next(counters))
-    )
-    flow_id = await _start_user_flow(hass)
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    assert result["errors"] == {"base": "unsupported_meter"}
-    assert "unknown layout" in caplog.text
-    assert TEST_KEY.hex() not in caplog.text.lower()
-
-    meter.start_streaming(source=get_response_frame)
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    assert result["errors"] == {"base": "unsupported_meter"}
-    assert "Frame not supported" in caplog.text
-
-    meter.start_streaming()
-    result = await configure_flow(hass, flow_id, _user_input(meter.port))
-    await hass.async_block_till_done()
-    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_user_network_read_head(
@@ -642,17 +640,21 @@ async def test_user_unexpected_error(
 
 
 async def test_user_port_already_configured(
-    hass: HomeAssistant, meter: PtyMeter
+    hass: HomeAssistant, meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A port that a configured meter uses is refused before it is opened."""
     meter_entry(meter.port, unique_id="0011223344556677").add_to_hass(hass)
+    probed: list[object] = []
+
+    def _search(*args: object) -> None:
+        probed.append(args)
+
+    monkeypatch.setattr(config_flow, "LineSearch", _search)
     flow_id = await _start_user_flow(hass)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     result = await configure_flow(hass, flow_id, _user_input(meter.port))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert loop.time() - started < config_flow.LISTEN_TIMEOUT
+    assert probed == []
 
 
 async def test_user_meter_already_configured(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_REAUTH
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.dlms_smartmeter import (
     coordinator as coordinator_module,
@@ -21,17 +20,18 @@ from .meter import (
     OTHER_KEY,
     OTHER_SYSTEM_TITLE,
     PtyMeter,
+    advance,
+    frame_of,
     make_simulator,
     meter_entry,
     push_and_wait,
+    send_and_wait,
     set_up_meter,
     unsupported_frame,
     wait_until,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
@@ -68,21 +68,16 @@ def _in_step(simulator: MeterSimulator, like: MeterSimulator) -> MeterSimulator:
     return simulator
 
 
-def _seed_where(condition: Callable[[dict[str, float]], bool]) -> int:
-    """A simulator seed whose first registers satisfy ``condition``."""
-    for seed in range(1, 500):
-        reading = make_simulator(seed=seed).next_reading()
-        if condition({obis: value.value for obis, value in reading.values.items()}):
-            return seed
-    raise AssertionError("no suitable seed")
-
-
-def _registers(reading: Reading) -> dict[str, float]:
-    return {
-        obis: value.value
-        for obis, value in reading.values.items()
-        if value.unit.value in {"Wh", "varh"}
-    }
+def _with_energy_import(reading: Reading, energy: float, step: int) -> Reading:
+    """``reading`` sent ``step`` counters later with the import register set."""
+    assert reading.invocation_counter is not None
+    values = dict(reading.values)
+    values[ENERGY_IMPORT] = replace(values[ENERGY_IMPORT], value=energy)
+    return replace(
+        reading,
+        values=values,
+        invocation_counter=reading.invocation_counter + step,
+    )
 
 
 async def test_replayed_frame_is_dropped(hass: HomeAssistant, meter: PtyMeter) -> None:
@@ -125,17 +120,16 @@ async def test_decreasing_register_is_never_published(
 ) -> None:
     """An energy register that goes down drops the frame; logged once."""
     coordinator = await _running(hass, meter)
-    current = meter.simulator.reading().values[ENERGY_IMPORT].value
+    last = meter.simulator.reading()
+    current = last.values[ENERGY_IMPORT].value
     energy_before = hass.states.get(f"{ENTITY_PREFIX}_energy_import")
     assert energy_before is not None
-    meter.simulator = make_simulator(
-        # Far enough below that three frames of any power stay below.
-        seed=_seed_where(lambda values: values[ENERGY_IMPORT] < current - 100),
-        invocation_counter=50_000,
-    )
-    for _ in range(3):
-        await push_and_wait(hass, meter, coordinator)
+    # Three later frames whose import register is 1 kWh below the published one.
+    for step in (1, 2, 3):
+        lower = _with_energy_import(last, current - 1000, step)
+        await send_and_wait(hass, meter, coordinator, frame_of(lower))
     assert coordinator.counters.dropped_decreasing_registers == 3
+    assert coordinator.last_reading == last
     energy_after = hass.states.get(f"{ENTITY_PREFIX}_energy_import")
     assert energy_after is not None
     assert energy_after.state == energy_before.state
@@ -147,18 +141,11 @@ async def test_implausible_register_jump_is_dropped(
 ) -> None:
     """A register that grows faster than any installation can is dropped."""
     coordinator = await _running(hass, meter)
-    current = meter.simulator.reading().values[ENERGY_IMPORT].value
-    registers = _registers(meter.simulator.reading())
-    meter.simulator = make_simulator(
-        seed=_seed_where(
-            lambda values: (
-                all(values[obis] >= registers[obis] for obis in registers)
-                and values[ENERGY_IMPORT] > current + 100_000
-            )
-        ),
-        invocation_counter=50_000,
-    )
-    await push_and_wait(hass, meter, coordinator)
+    last = meter.simulator.reading()
+    current = last.values[ENERGY_IMPORT].value
+    # 100 MWh more one push later: no household, however large, does that.
+    jumped = _with_energy_import(last, current + 100_000_000, 1)
+    await send_and_wait(hass, meter, coordinator, frame_of(jumped))
     assert coordinator.counters.dropped_implausible_registers == 1
     assert coordinator.last_reading is not None
     assert coordinator.last_reading.values[ENERGY_IMPORT].value == current
@@ -230,24 +217,29 @@ async def test_unsupported_and_broken_frames_are_counted(
 
 @pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
 async def test_stale_timeout_follows_push_period(
-    hass: HomeAssistant, meter: PtyMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A meter that pushes every 5 s is stale after three missed pushes."""
+    """A meter that pushes every 5 minutes is stale after three missed pushes."""
+    period = 300
+    # Set-up's quick frames arm the watchdog with the minimum timeout: it must
+    # outlast the first slow push, or the watchdog reopens the port first.
+    monkeypatch.setattr(watchdog_module, "STALE_TIMEOUT_MIN", period + 100)
     coordinator = await _running(hass, meter)
     coordinator.watchdog.intervals.clear()
     for _ in range(4):
-        freezer.tick(timedelta(seconds=5))
+        await advance(hass, freezer, period)
         await push_and_wait(hass, meter, coordinator)
-    assert coordinator.push_period == pytest.approx(5, abs=0.5)
-    assert coordinator.stale_timeout == pytest.approx(15, abs=1.5)
+    # The observed period is the simulated one plus the test's own run time.
+    assert coordinator.push_period is not None
+    assert period - 1 < coordinator.push_period < period + 30
+    assert coordinator.stale_timeout == 3 * coordinator.push_period
 
-    freezer.tick(timedelta(seconds=12))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * period)
     assert coordinator.last_update_success
-    freezer.tick(timedelta(seconds=5))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, 2 * period)
     assert not coordinator.last_update_success
 
 

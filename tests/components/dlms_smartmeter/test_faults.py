@@ -79,10 +79,10 @@ from .meter import (
     TEST_KEY,
     PtyMeter,
     configure_flow,
-    handled_frames,
     make_simulator,
     meter_entry,
     push_and_wait,
+    send_and_wait,
     set_up_meter,
     unsupported_frame,
     wait_until,
@@ -456,7 +456,7 @@ async def test_energy_history_never_goes_down(
     )
     for _ in range(RESTART_CONFIRMATION_FRAMES + 2):
         lower = _with_registers(restarted.next_reading(), changes[0])
-        await _send(
+        await send_and_wait(
             hass, meter, coordinator, encode_reading(lower, encryption_key=TEST_KEY)
         )
     unsubscribe()
@@ -506,21 +506,6 @@ def _clock(
         deviation,
         status,
     )
-
-
-async def _send(
-    hass: HomeAssistant,
-    meter: PtyMeter,
-    coordinator: DlmsSmartMeterCoordinator,
-    frame: bytes,
-) -> None:
-    """Write one frame and wait until the coordinator has dealt with it."""
-    handled = handled_frames(coordinator)
-    meter.write(frame)
-    await wait_until(
-        lambda: handled_frames(coordinator) > handled, what="frame handled"
-    )
-    await hass.async_block_till_done()
 
 
 def _frame_with_clock(
@@ -613,7 +598,7 @@ async def test_clock_trouble_still_publishes(
     meter_time = entity_id_of(hass, METER_ID, "meter_time")
     for clock, expected in zip(clocks, meter_times, strict=True):
         frame, reading = _frame_with_clock(meter.simulator, clock)
-        await _send(hass, meter, coordinator, frame)
+        await send_and_wait(hass, meter, coordinator, frame)
         assert float(state_of(hass, power)) == reading.values[POWER_IMPORT].value
         assert coordinator.data is not None
         assert coordinator.data.meter_time == expected

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.const import CONF_PORT, CONF_URL, STATE_UNAVAILABLE
+from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -33,24 +33,16 @@ from custom_components.dlms_smartmeter import (
 )
 from custom_components.dlms_smartmeter.const import (
     CONF_AUTHENTICATION_KEY,
-    CONF_BAUDRATE,
     CONF_ENCRYPTION_KEY,
     CONF_INTERFACE,
-    CONF_PARITY,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
-    INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
-    INTERFACE_KAERNTEN_WELS,
-    INTERFACE_NETZ_NOE,
     INTERFACE_NETZ_OOE_AMIS,
     INTERFACE_STEIERMARK_E450,
-    INTERFACE_STEIERMARK_T210,
-    INTERFACE_TINETZ_SALZBURG_VORARLBERG,
-    INTERFACE_WIENER_NETZE,
     INTERFACES,
 )
-from custom_components.dlms_smartmeter.dlms import SecurityLevel, format_key
+from custom_components.dlms_smartmeter.dlms import SecurityLevel
 from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from custom_components.dlms_smartmeter.quarter_hour_sensor import QUARTER_HOUR_SENSORS
 from tests.data import VECTORS
@@ -61,10 +53,11 @@ from .meter import (
     TEST_KEY,
     PtyMeter,
     configure_flow,
-    handled_frames,
     make_simulator,
+    push_and_wait,
     wait_until,
 )
+from .operators import METERS, vector_entry_data, vector_key, vector_stream
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -79,148 +72,6 @@ pytestmark = pytest.mark.usefixtures("fast_timeouts")
 STREAM_KINDS: Final = frozenset({"hdlc", "mbus", "apdu"})
 HAS_REACTIVE_ENERGY: Final = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 
-
-@dataclass(frozen=True)
-class Meter:
-    """What the integration must make of one vector (facts from vectors.md)."""
-
-    interface: str
-    """The setup form's choice for this operator and meter."""
-    system_title: str
-    manufacturer: str | None
-    model: str | None
-    serial_number: str | None
-    meter_time: str
-
-
-METERS: Final[dict[str, Meter]] = {
-    "WN-AM550-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "49534B69743C103F",
-        "Iskraemeco",
-        "AM550-TD0",
-        None,
-        "2021-10-21T06:44:02+02:00",
-    ),
-    "WN-AM550-3-tampered": Meter(
-        INTERFACE_WIENER_NETZE,
-        "49534B6974A8D899",
-        "Iskraemeco",
-        "AM550-TD0",
-        None,
-        "2021-10-13T07:30:57+02:00",
-    ),
-    "WN-AM550-4-pocki": Meter(
-        INTERFACE_WIENER_NETZE,
-        # A constructed example: its system title names no real manufacturer.
-        "44556677889900AA",
-        "DUf",
-        None,
-        None,
-        "2021-01-27T16:11:45+01:00",
-    ),
-    "WN-IM350-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "534D5367753EC614",
-        "Siemens",
-        "IM350",
-        "SMS1030788000020",
-        "2021-10-21T05:40:34+02:00",
-    ),
-    "WN-E450-1": Meter(
-        INTERFACE_WIENER_NETZE,
-        "4C475A67726D311E",
-        "Landis+Gyr",
-        "E450",
-        None,
-        "2021-11-03T04:56:57+01:00",
-    ),
-    "KN-AM550-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "49534B69745CF6C9",
-        "Iskraemeco",
-        "AM550-TD0",
-        "1121273201353",
-        "2021-03-25T19:01:14+01:00",
-    ),
-    "SMS-IM350-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "534D53677004C446",
-        "Siemens",
-        "IM350",
-        "2221202033801",
-        "2021-03-07T14:55:33+01:00",
-    ),
-    "WELS-IM350-1": Meter(
-        INTERFACE_KAERNTEN_WELS,
-        "534D53677002FD62",
-        "Siemens",
-        "IM350",
-        "18037098",
-        "2021-05-19T10:08:23+02:00",
-    ),
-    "E450-GBT-1": Meter(
-        INTERFACE_STEIERMARK_E450,
-        "4C475A677370B177",
-        "Landis+Gyr",
-        "E450",
-        None,
-        "2022-02-21T17:37:30+01:00",
-    ),
-    "E450-GBT-3-zero-key": Meter(
-        INTERFACE_STEIERMARK_E450,
-        "4C475A677362F13A",
-        "Landis+Gyr",
-        "E450",
-        "56815930",
-        "2023-10-12T14:05:40+02:00",
-    ),
-    "BGLD-E450-1": Meter(
-        INTERFACE_BURGENLAND,
-        "4C475A6772A9A111",
-        "Landis+Gyr",
-        "E450",
-        "30137181",
-        "2023-03-28T19:11:20+02:00",
-    ),
-    "NOE-KAIFA-DOC": Meter(
-        INTERFACE_NETZ_NOE,
-        "4B464D6750000009",
-        "Kaifa",
-        None,
-        "181220000009",
-        "2021-09-27T09:47:15+02:00",
-    ),
-    "NOE-SAG-2": Meter(
-        INTERFACE_NETZ_NOE,
-        "5341475905E990F3",
-        "Sagemcom",
-        None,
-        "178210193075",
-        "2023-06-09T08:57:55+02:00",
-    ),
-    "TINETZ-KAIFA-DOC": Meter(
-        INTERFACE_TINETZ_SALZBURG_VORARLBERG,
-        "4B464D1010000023",
-        "Kaifa",
-        None,
-        "1KFM0100000035",
-        "2021-07-19T15:46:35+02:00",
-    ),
-    "STMK-SAG-DSMR-1": Meter(
-        INTERFACE_STEIERMARK_T210,
-        "534147350000D28F",
-        "Sagemcom",
-        None,
-        None,
-        "2021-09-29T11:47:30+02:00",
-    ),
-    # An unencrypted push from outside Austria (HDLC segmentation): no
-    # operator's interface fits, and any key is accepted.
-    "ISKRA550-SEG-PLAIN": Meter(
-        INTERFACE_CUSTOM, "", None, None, "84895126", "2023-04-01T21:32:35+02:00"
-    ),
-}
 
 # Where vectors.json has no usable "expected", the values vectors.md states:
 # E450-GBT-3 lists attribute numbers, BGLD-E450-1 and STMK-SAG-DSMR-1 none.
@@ -319,15 +170,6 @@ SHOWN: Final[dict[str, Shown]] = {
     "1-0:71.7.0": Shown("current_l3", "current", "A"),
     "1-0:13.7.0": Shown("power_factor", "power_factor", None),
 }
-
-
-def _stream(vector_id: str) -> bytes:
-    return bytes.fromhex(VECTORS[vector_id]["input_hex"])
-
-
-def _key(vector_id: str, name: str = "key") -> bytes | None:
-    text = VECTORS[vector_id][name]
-    return bytes.fromhex(text) if text else None
 
 
 def _pasted(key: bytes) -> str:
@@ -442,9 +284,9 @@ async def test_vector_through_flow_to_entities(
 ) -> None:
     """The operator's interface, the vector's keys: entry, device and entities."""
     spec = METERS[vector_id]
-    raw = _stream(vector_id)
-    encryption_key = _key(vector_id) or TEST_KEY
-    authentication_key = _key(vector_id, "auth_key")
+    raw = vector_stream(vector_id)
+    encryption_key = vector_key(vector_id) or TEST_KEY
+    authentication_key = vector_key(vector_id, "auth_key")
     meter.start_streaming(source=lambda: raw)
 
     result = await _configure(
@@ -456,17 +298,7 @@ async def test_vector_through_flow_to_entities(
     assert entry.unique_id == spec.system_title
     assert result["title"].startswith(spec.manufacturer or "Smart meter")
     assert result["title"].endswith(spec.serial_number or spec.system_title)
-    line = INTERFACES.get(spec.interface)
-    stored = {
-        CONF_PORT: meter.port,
-        CONF_INTERFACE: spec.interface,
-        CONF_ENCRYPTION_KEY: format_key(encryption_key),
-        CONF_BAUDRATE: line.baudrate if line else 9600,
-        CONF_PARITY: line.parity if line else "N",
-    }
-    if authentication_key is not None:
-        stored[CONF_AUTHENTICATION_KEY] = format_key(authentication_key)
-    assert entry.data == stored
+    assert entry.data == vector_entry_data(vector_id, meter.port)
     assert entry.state is ConfigEntryState.LOADED
     coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
     await wait_until(lambda: coordinator.data is not None, what="first data")
@@ -520,16 +352,16 @@ async def test_vector_through_flow_to_entities(
 @pytest.mark.parametrize(
     ("vector_id", "with_authentication_key"),
     [
-        ("WN-AM550-1", False),  # HDLC, security suite 0, optical
-        ("WN-IM350-1", False),  # HDLC with a 4-byte server address
-        ("KN-AM550-1", False),  # P1 positional push
-        ("NOE-SAG-2", False),  # M-Bus in two segments
-        ("NOE-KAIFA-DOC", False),
-        ("TINETZ-KAIFA-DOC", False),  # M-Bus, security suite 1
-        ("E450-GBT-1", True),  # block transfer, authenticated
-        ("BGLD-E450-1", True),  # authenticated, the authentication key given
-        ("BGLD-E450-1", False),  # authenticated, no authentication key
-        ("STMK-SAG-DSMR-1", False),  # bare APDU carrying a DSMR telegram
+        pytest.param("WN-AM550-1", False, id="wiener_netze_hdlc_suite_0"),
+        pytest.param("WN-IM350-1", False, id="wiener_netze_4_byte_address"),
+        pytest.param("KN-AM550-1", False, id="kaernten_p1_positional"),
+        pytest.param("NOE-SAG-2", False, id="netz_noe_mbus_two_segments"),
+        pytest.param("NOE-KAIFA-DOC", False, id="netz_noe_kaifa"),
+        pytest.param("TINETZ-KAIFA-DOC", False, id="tinetz_mbus_suite_1"),
+        pytest.param("E450-GBT-1", True, id="steiermark_block_transfer_authenticated"),
+        pytest.param("BGLD-E450-1", True, id="burgenland_authentication_key_given"),
+        pytest.param("BGLD-E450-1", False, id="burgenland_no_authentication_key"),
+        pytest.param("STMK-SAG-DSMR-1", False, id="steiermark_t210_dsmr_in_apdu"),
     ],
 )
 async def test_invalid_key_per_operator(
@@ -540,10 +372,10 @@ async def test_invalid_key_per_operator(
     with_authentication_key: bool,
 ) -> None:
     """A wrong encryption key is named as such, also next to a right second key."""
-    raw = _stream(vector_id)
+    raw = vector_stream(vector_id)
     meter.start_streaming(source=lambda: raw)
     authentication_key = (
-        _key(vector_id, "auth_key") if with_authentication_key else None
+        vector_key(vector_id, "auth_key") if with_authentication_key else None
     )
     result = await _configure(
         hass,
@@ -554,36 +386,43 @@ async def test_invalid_key_per_operator(
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-@pytest.mark.parametrize("vector_id", ["BGLD-E450-1", "E450-GBT-1"])
+async def _configure_authenticated(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    vector_id: str,
+    authentication_key: bytes | None,
+) -> Any:
+    """The flow with the vector's encryption key and ``authentication_key``."""
+    raw = vector_stream(vector_id)
+    meter.start_streaming(source=lambda: raw)
+    encryption_key = vector_key(vector_id)
+    assert encryption_key is not None
+    form = _form(
+        meter.port, METERS[vector_id].interface, encryption_key, authentication_key
+    )
+    return await _configure(hass, form)
+
+
+AUTHENTICATED: Final = {"burgenland": "BGLD-E450-1", "steiermark_e450": "E450-GBT-1"}
+
+
+@pytest.mark.parametrize("vector_id", AUTHENTICATED.values(), ids=AUTHENTICATED)
 async def test_wrong_authentication_key(
     hass: HomeAssistant, meter: PtyMeter, vector_id: str
 ) -> None:
     """The right encryption key with a wrong authentication key is refused."""
-    raw = _stream(vector_id)
-    meter.start_streaming(source=lambda: raw)
-    encryption_key = _key(vector_id)
-    assert encryption_key is not None
-    result = await _configure(
-        hass,
-        _form(meter.port, METERS[vector_id].interface, encryption_key, OTHER_KEY),
-    )
+    result = await _configure_authenticated(hass, meter, vector_id, OTHER_KEY)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_authentication_key"}
     assert not hass.config_entries.async_entries(DOMAIN)
 
 
-@pytest.mark.parametrize("vector_id", ["BGLD-E450-1", "E450-GBT-1"])
+@pytest.mark.parametrize("vector_id", AUTHENTICATED.values(), ids=AUTHENTICATED)
 async def test_authenticated_meter_without_authentication_key(
     hass: HomeAssistant, meter: PtyMeter, vector_id: str
 ) -> None:
     """Without the second key the frames decrypt, marked as not authenticated."""
-    raw = _stream(vector_id)
-    meter.start_streaming(source=lambda: raw)
-    encryption_key = _key(vector_id)
-    assert encryption_key is not None
-    result = await _configure(
-        hass, _form(meter.port, METERS[vector_id].interface, encryption_key)
-    )
+    result = await _configure_authenticated(hass, meter, vector_id, None)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_AUTHENTICATION_KEY not in result["data"]
     coordinator: DlmsSmartMeterCoordinator = result["result"].runtime_data
@@ -597,16 +436,6 @@ async def test_authenticated_meter_without_authentication_key(
 
 
 # --- a firmware update changes what the meter sends -------------------------------
-
-
-async def _push(hass: HomeAssistant, meter: PtyMeter) -> None:
-    coordinator: DlmsSmartMeterCoordinator = hass.config_entries.async_entries(DOMAIN)[
-        0
-    ].runtime_data
-    handled = handled_frames(coordinator)
-    meter.push()
-    await wait_until(lambda: handled_frames(coordinator) > handled, what="frame")
-    await hass.async_block_till_done()
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -643,7 +472,7 @@ async def test_firmware_update_changes_the_layout(
     )
     await hass.async_block_till_done()
     await wait_until(lambda: entry.state is ConfigEntryState.LOADED, what="reload")
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     tariff_keys = {"energy_import_tariff_1", "energy_export_tariff_2"}
     phase_keys = {"voltage_l1", "voltage_l3", "current_l2"}
     created = _created(hass, entry)
@@ -656,7 +485,7 @@ async def test_firmware_update_changes_the_layout(
     for _ in range(before.frames_sent):
         after.next_reading()
     meter.simulator = after
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     reading = after.reading()
     assert phase_keys <= _created(hass, entry)
     voltage = _state(hass, entry, "voltage_l1")
@@ -672,7 +501,7 @@ async def test_firmware_update_changes_the_layout(
     # After a restart the vanished values stay unavailable, not zero.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    await _push(hass, meter)
+    await push_and_wait(hass, meter, entry.runtime_data)
     for key in tariff_keys:
         assert _state(hass, entry, key).state == STATE_UNAVAILABLE, key
     assert float(_state(hass, entry, "voltage_l1").state) == pytest.approx(

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 import statistics
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components.sensor import SensorDeviceClass
-from homeassistant.const import STATE_UNAVAILABLE, EntityCategory
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity_registry import RegistryEntryDisabler
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.dlms_smartmeter import (
     link as link_module,
@@ -34,24 +32,26 @@ from custom_components.dlms_smartmeter.window import PublishWindow
 
 from .meter import (
     ENTITY_PREFIX,
-    METER_ID,
     PtyMeter,
+    advance,
     make_simulator,
     meter_entry,
     push_and_wait,
     set_up_meter,
     wait_until,
 )
+from .operators import vector_entry, vector_stream
+from .user_view import snapshot_entities, user_view_of_device
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from syrupy.assertion import SnapshotAssertion
 
 
 pytestmark = pytest.mark.usefixtures("fast_timeouts")
 
 EVERY_FRAME = {CONF_UPDATE_INTERVAL: 0}
-HAS_REACTIVE_ENERGY = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 
 
 def _state(hass: HomeAssistant, key: str, prefix: str = ENTITY_PREFIX) -> Any:
@@ -60,94 +60,31 @@ def _state(hass: HomeAssistant, key: str, prefix: str = ENTITY_PREFIX) -> Any:
     return state
 
 
-async def test_energy_dashboard_sensors(
-    hass: HomeAssistant,
-    meter: PtyMeter,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-) -> None:
-    """The AM550's values with the units and classes the Energy dashboard needs."""
+async def test_energy_dashboard_sensors(hass: HomeAssistant, meter: PtyMeter) -> None:
+    """The AM550's values reach their entities (Wh registers shown as kWh).
+
+    Units, device and state classes, entity categories and the device are
+    in the snapshots of ``test_entities_per_meter``.
+    """
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
     reading = await push_and_wait(hass, meter, coordinator)
     values = {obis: value.value for obis, value in reading.values.items()}
 
-    energy_import = _state(hass, "energy_import")
-    assert float(energy_import.state) == pytest.approx(values["1-0:1.8.0"] / 1000)
-    assert energy_import.attributes["unit_of_measurement"] == "kWh"
-    assert energy_import.attributes["device_class"] == "energy"
-    assert energy_import.attributes["state_class"] == "total_increasing"
-    energy_export = _state(hass, "energy_export")
-    assert float(energy_export.state) == pytest.approx(values["1-0:2.8.0"] / 1000)
-    assert energy_export.attributes["state_class"] == "total_increasing"
-
-    reactive = _state(hass, "reactive_energy_import")
-    assert float(reactive.state) == values["1-0:3.8.0"]
-    assert reactive.attributes["unit_of_measurement"] == "varh"
-    assert reactive.attributes["state_class"] == "total_increasing"
-    assert reactive.attributes.get("device_class") == (
-        "reactive_energy" if HAS_REACTIVE_ENERGY else None
-    )
-    assert float(_state(hass, "reactive_energy_export").state) == values["1-0:4.8.0"]
-
-    power_import = _state(hass, "power_import")
-    assert float(power_import.state) == values["1-0:1.7.0"]
-    assert power_import.attributes["unit_of_measurement"] == "W"
-    assert power_import.attributes["device_class"] == "power"
-    assert power_import.attributes["state_class"] == "measurement"
-    assert float(_state(hass, "power_export").state) == values["1-0:2.7.0"]
-    reactive_power = _state(hass, "reactive_power_import")
-    assert float(reactive_power.state) == values["1-0:3.7.0"]
-    assert reactive_power.attributes["unit_of_measurement"] == "var"
-    assert reactive_power.attributes["device_class"] == "reactive_power"
-    assert float(_state(hass, "reactive_power_export").state) == values["1-0:4.7.0"]
-
+    for key, obis in (("energy_import", "1-0:1.8.0"), ("energy_export", "1-0:2.8.0")):
+        assert float(_state(hass, key).state) == pytest.approx(values[obis] / 1000)
+    for key, obis in (
+        ("reactive_energy_import", "1-0:3.8.0"),
+        ("reactive_energy_export", "1-0:4.8.0"),
+        ("power_import", "1-0:1.7.0"),
+        ("power_export", "1-0:2.7.0"),
+        ("reactive_power_import", "1-0:3.7.0"),
+        ("reactive_power_export", "1-0:4.7.0"),
+    ):
+        assert float(_state(hass, key).state) == values[obis], key
     net = _state(hass, "net_power")
     assert float(net.state) == values["1-0:1.7.0"] - values["1-0:2.7.0"]
-    assert net.attributes["unit_of_measurement"] == "W"
-
-    meter_time = _state(hass, "meter_time")
-    assert meter_time.attributes["device_class"] == "timestamp"
-    registry_entry = entity_registry.async_get(f"{ENTITY_PREFIX}_meter_time")
-    assert registry_entry is not None
-    assert registry_entry.entity_category is EntityCategory.DIAGNOSTIC
-    assert registry_entry.unique_id == f"{METER_ID}_meter_time"
-
-    [device] = dr.async_entries_for_config_entry(
-        device_registry, coordinator.config_entry.entry_id
-    )
-    assert device.identifiers == {(DOMAIN, METER_ID)}
-    assert device.manufacturer == "Iskraemeco"
-    assert device.model == "AM550-TD0"
-    assert device.name == "Iskraemeco AM550-TD0"
-
-    # The AM550 on the optical interface sends no per-phase values.
-    created = {
-        entry.unique_id.removeprefix(f"{METER_ID}_")
-        for entry in er.async_entries_for_config_entry(
-            entity_registry, coordinator.config_entry.entry_id
-        )
-    }
-    assert created == {
-        "energy_import",
-        "energy_export",
-        "reactive_energy_import",
-        "reactive_energy_export",
-        "power_import",
-        "power_export",
-        "reactive_power_import",
-        "reactive_power_export",
-        "net_power",
-        "meter_time",
-        "link_quality",
-        # On the meter's clock, from the +A/-A registers.
-        "last_quarter_hour_energy_import",
-        "last_quarter_hour_energy_export",
-        "quarter_hour_demand",
-        "quarter_hour_demand_forecast",
-        "monthly_peak_demand",
-    }
 
 
 async def test_meter_time_is_the_meters_clock(
@@ -203,7 +140,7 @@ async def test_extra_values_of_other_meters(
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_extra_values_states(hass: HomeAssistant, tmp_path: Any) -> None:
-    """Voltage, current and power factor with their units, when enabled."""
+    """Voltage, current and power factor show their values, when enabled."""
     title = b"KFMg\x10\x20\x30\x41"
     meter = PtyMeter(
         tmp_path / "ttyMBUS",
@@ -216,17 +153,14 @@ async def test_extra_values_states(hass: HomeAssistant, tmp_path: Any) -> None:
         coordinator = await set_up_meter(hass, meter, entry)
         reading = await push_and_wait(hass, meter, coordinator)
         prefix = "sensor.kaifa"
-        voltage = _state(hass, "voltage_l2", prefix)
-        assert float(voltage.state) == pytest.approx(reading.values["1-0:52.7.0"].value)
-        assert voltage.attributes["unit_of_measurement"] == "V"
-        assert voltage.attributes["device_class"] == "voltage"
-        current = _state(hass, "current_l3", prefix)
-        assert float(current.state) == pytest.approx(reading.values["1-0:71.7.0"].value)
-        assert current.attributes["unit_of_measurement"] == "A"
-        factor = _state(hass, "power_factor", prefix)
-        assert float(factor.state) == pytest.approx(reading.values["1-0:13.7.0"].value)
-        assert factor.attributes["device_class"] == "power_factor"
-        assert "unit_of_measurement" not in factor.attributes
+        # Units and device classes: see the snapshots of test_entities_per_meter.
+        for key, obis in (
+            ("voltage_l2", "1-0:52.7.0"),
+            ("current_l3", "1-0:71.7.0"),
+            ("power_factor", "1-0:13.7.0"),
+        ):
+            shown = float(_state(hass, key, prefix).state)
+            assert shown == pytest.approx(reading.values[obis].value), key
     finally:
         meter.close()
 
@@ -260,22 +194,31 @@ async def test_values_appearing_and_disappearing(
     assert _state(hass, "energy_import").state != STATE_UNAVAILABLE
 
 
+# Simulated time moves by whole windows of this length; real time (the test's
+# own run time, however loaded the machine) never comes near it.
+HOUR_WINDOW = 3600
+
+
 @pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
 async def test_update_interval_publishes_mean_power(
-    hass: HomeAssistant, meter: PtyMeter, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Power is the mean over the interval; registers are the latest value."""
-    coordinator = await set_up_meter(hass, meter, meter_entry(meter.port))
-    assert coordinator.publish_interval == 5
+    # Only the publication window is under test: no stale timeout inside it.
+    monkeypatch.setattr(watchdog_module, "STALE_TIMEOUT_MIN", 10 * HOUR_WINDOW)
+    coordinator = await set_up_meter(
+        hass,
+        meter,
+        meter_entry(meter.port, options={CONF_UPDATE_INTERVAL: HOUR_WINDOW}),
+    )
+    assert coordinator.publish_interval == HOUR_WINDOW
+
     # Let the window that setup opened close, and the next one stay empty.
-    # The timer runs on the loop's clock, which the frozen time only moves
-    # forward; a slow setup can need a tick more.
-    for _ in range(4):
-        freezer.tick(timedelta(seconds=5))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
-        if coordinator._publish_unsub is None:
-            break
+    for _ in range(2):
+        await advance(hass, freezer, HOUR_WINDOW)
     assert coordinator._publish_unsub is None
 
     first = await push_and_wait(hass, meter, coordinator)
@@ -285,9 +228,7 @@ async def test_update_interval_publishes_mean_power(
     # Nothing published inside the interval.
     assert float(_state(hass, "power_import").state) == first.values["1-0:1.7.0"].value
 
-    freezer.tick(timedelta(seconds=5))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, HOUR_WINDOW)
     powers = [reading.values["1-0:1.7.0"].value for reading in window]
     assert float(_state(hass, "power_import").state) == pytest.approx(
         statistics.mean(powers)
@@ -320,8 +261,13 @@ async def test_unplugged_head_and_recovery(
 ) -> None:
     """Unplugged: unavailable, one log line; plugged in again: values, one line."""
     caplog.set_level("INFO", "custom_components.dlms_smartmeter")
-    # The default interval: a publication window is open when the head returns.
-    coordinator = await set_up_meter(hass, meter, meter_entry(meter.port))
+    # A publication window (an hour: longer than the test, however loaded the
+    # machine) is open when the head returns.
+    coordinator = await set_up_meter(
+        hass,
+        meter,
+        meter_entry(meter.port, options={CONF_UPDATE_INTERVAL: HOUR_WINDOW}),
+    )
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
 
     meter.unplug()
@@ -355,25 +301,25 @@ async def test_silent_meter_becomes_unavailable(
     meter: PtyMeter,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A meter that stops pushing is unavailable after the stale timeout."""
     caplog.set_level("INFO", "custom_components.dlms_smartmeter")
+    # Long enough that the test's own run time cannot reach it.
+    stale_timeout = 600.0
+    monkeypatch.setattr(watchdog_module, "STALE_TIMEOUT_MIN", stale_timeout)
     coordinator = await set_up_meter(
         hass, meter, meter_entry(meter.port, options=EVERY_FRAME)
     )
     for _ in range(3):
         await push_and_wait(hass, meter, coordinator)
     # Pushes in quick succession: the minimum applies.
-    assert coordinator.stale_timeout == watchdog_module.STALE_TIMEOUT_MIN
+    assert coordinator.stale_timeout == stale_timeout
 
-    freezer.tick(timedelta(seconds=watchdog_module.STALE_TIMEOUT_MIN - 1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, stale_timeout / 2)
     assert _state(hass, "power_import").state != STATE_UNAVAILABLE
 
-    freezer.tick(timedelta(seconds=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, stale_timeout / 2)
     assert _state(hass, "power_import").state == STATE_UNAVAILABLE
     assert "no valid frame received" in caplog.text
     # The watchdog had the port opened again.
@@ -542,6 +488,53 @@ async def test_solar_surplus_automation(hass: HomeAssistant, meter: PtyMeter) ->
             break
     assert boiler_fired
     assert charger_fired
+
+
+# --- what a user gets, per meter: snapshots -----------------------------------
+
+# One vector per meter kind the setup form offers.
+SNAPSHOT_METERS: Final = {
+    "wiener_netze_am550": "WN-AM550-1",
+    "wiener_netze_im350": "WN-IM350-1",
+    "wiener_netze_e450": "WN-E450-1",
+    "netz_noe_kaifa": "NOE-KAIFA-DOC",
+    "netz_noe_sagemcom": "NOE-SAG-2",
+    "tinetz_salzburg_vorarlberg_kaifa": "TINETZ-KAIFA-DOC",
+    "kaernten_p1_am550": "KN-AM550-1",
+    "wels_p1_im350": "WELS-IM350-1",
+    "burgenland_e450": "BGLD-E450-1",
+    "steiermark_e450": "E450-GBT-1",
+    "steiermark_t210": "STMK-SAG-DSMR-1",
+}
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
+@pytest.mark.parametrize("vector_id", SNAPSHOT_METERS.values(), ids=SNAPSHOT_METERS)
+async def test_entities_per_meter(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+    vector_id: str,
+) -> None:
+    """Every entity, its registry entry and state, for each kind of meter."""
+    entry = vector_entry(vector_id, meter.port)
+    entry.add_to_hass(hass)
+    # The same frame again and again: the repeats are dropped as replays, so
+    # the entities show exactly this frame.
+    raw = vector_stream(vector_id)
+    meter.start_streaming(source=lambda: raw)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator = entry.runtime_data
+    await wait_until(lambda: coordinator.data is not None, what="first data")
+    meter.stop_streaming()
+    await hass.async_block_till_done()
+
+    [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert user_view_of_device(device) == snapshot(name="device")
+    await snapshot_entities(hass, entity_registry, snapshot, entry.entry_id)
 
 
 def test_a_value_whose_unit_is_unknown_is_never_published() -> None:
