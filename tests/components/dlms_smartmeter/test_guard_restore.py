@@ -22,11 +22,10 @@ from .meter import (
     METER_ID,
     TEST_KEY,
     PtyMeter,
-    handled_frames,
     meter_entry,
     push_and_wait,
+    send_and_wait,
     set_up_meter,
-    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -74,20 +73,6 @@ def shifted_frame(
     )
 
 
-async def _send(
-    hass: HomeAssistant,
-    meter: PtyMeter,
-    coordinator: DlmsSmartMeterCoordinator,
-    frame: bytes,
-) -> None:
-    handled = handled_frames(coordinator)
-    meter.write(frame)
-    await wait_until(
-        lambda: handled_frames(coordinator) > handled, what="frame handled"
-    )
-    await hass.async_block_till_done()
-
-
 async def test_reload_keeps_the_baseline_and_rejects_a_bogus_first_frame(
     hass: HomeAssistant, meter: PtyMeter, hass_storage: dict[str, Any]
 ) -> None:
@@ -106,11 +91,11 @@ async def test_reload_keeps_the_baseline_and_rejects_a_bogus_first_frame(
     assert restarted is not coordinator
     assert restarted.last_invocation_counter == last.invocation_counter
     # A replayed frame as the first one after the restart.
-    await _send(hass, meter, restarted, meter.frames[-1])
+    await send_and_wait(hass, meter, restarted, meter.frames[-1])
     assert restarted.counters.replayed_frames == 1
     # A frame whose energy register went down.
     bogus, _ = shifted_frame(meter.simulator, {ENERGY_IMPORT: 1000})
-    await _send(hass, meter, restarted, bogus)
+    await send_and_wait(hass, meter, restarted, bogus)
     assert restarted.counters.dropped_decreasing_registers == 1
     assert restarted.counters.frames_ok == 0
     assert restarted.data is None
@@ -177,7 +162,7 @@ async def test_genuine_register_reset_is_accepted_without_a_spike(
     for _ in range(REGISTER_RESET_CONFIRMATION_FRAMES + 2):
         frame, reading = shifted_frame(meter.simulator, shift)
         sent.append(reading)
-        await _send(hass, meter, coordinator, frame)
+        await send_and_wait(hass, meter, coordinator, frame)
     unsubscribe()
 
     counters = coordinator.counters
