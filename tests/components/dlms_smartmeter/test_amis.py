@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_URL, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -30,15 +30,25 @@ from custom_components.dlms_smartmeter.diagnostics import (
 )
 from custom_components.dlms_smartmeter.dlms import format_key
 from custom_components.dlms_smartmeter.dlms.amis_simulator import AmisState
+from tests.data import AMIS
 
 from .amis_meter import AMIS_KEY, PtyAmisMeter
-from .meter import OTHER_KEY, configure_flow, entry_data, meter_entry, wait_until
+from .meter import (
+    OTHER_KEY,
+    PtyMeter,
+    configure_flow,
+    entry_data,
+    meter_entry,
+    wait_until,
+)
+from .user_view import snapshot_entities, user_view_of_device
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     from homeassistant.core import HomeAssistant
+    from syrupy.assertion import SnapshotAssertion
 
     from custom_components.dlms_smartmeter.coordinator import (
         DlmsSmartMeterCoordinator,
@@ -325,3 +335,42 @@ async def test_reconfigure_keeps_an_amis_entry_and_refuses_other_meters(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_meter"
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.freeze_time("2026-06-01 10:00:00", tick=True)
+async def test_entities_of_an_amis_meter(
+    hass: HomeAssistant,
+    meter: PtyMeter,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Every entity of an AMIS meter, from the specification's example telegram.
+
+    The same telegram again and again: the repeats are dropped as replays, so
+    the entities show exactly this telegram (as for the other meters in
+    ``test_sensor.py::test_entities_per_meter``).
+    """
+    [vector] = [v for v in AMIS["vectors"] if v["id"] == "AMIS-SPEC-2021"]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Siemens AMIS",
+        unique_id="53414D0102030405",
+        data={
+            **entry_data(meter.port, encryption_key=bytes.fromhex(vector["key"])),
+            CONF_INTERFACE: INTERFACE_NETZ_OOE_AMIS,
+        },
+    )
+    entry.add_to_hass(hass)
+    raw = bytes.fromhex(vector["frame_hex"])
+    meter.start_streaming(source=lambda: raw)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    coordinator: DlmsSmartMeterCoordinator = entry.runtime_data
+    await wait_until(lambda: coordinator.data is not None, what="first data")
+    meter.stop_streaming()
+    await hass.async_block_till_done()
+
+    [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert user_view_of_device(device) == snapshot(name="device")
+    await snapshot_entities(hass, entity_registry, snapshot, entry.entry_id)
