@@ -113,6 +113,7 @@ class _Listening:
                 settings.baudrate,
                 settings.parity,
                 layout=reading.layout,
+                encrypted=reading.security is not SecurityLevel.NONE,
                 authenticated=reading.security is SecurityLevel.AUTHENTICATED,
             )
         return self.meter_input.entry_data(settings, interface)
@@ -165,7 +166,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._async_abort_entries_match({CONF_PORT: meter_input.port})
                 return await self._async_listen(meter_input, "user")
         detected = await self.hass.async_add_executor_job(list_ports)
-        schema = meter_schema(detected, keys_required=True)
+        schema = meter_schema(detected)
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, self._form_input),
@@ -248,7 +249,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_PARITY: parity_choice(settings.parity),
             },
         }
-        schema = meter_schema(detected, keys_required=False)
+        schema = meter_schema(detected)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -291,7 +292,7 @@ class DlmsSmartMeterConfigFlow(ConfigFlow, domain=DOMAIN):
         settings, reading = listening.found
         data = listening.entry_data(settings, reading)
         if listening.entry is None:
-            if not reading.identifies_meter:
+            if not reading.identity.identifies_meter and CONF_ENCRYPTION_KEY in data:
                 # The key is the meter's only identity in its telegrams.
                 self._async_abort_entries_match(
                     {CONF_ENCRYPTION_KEY: data[CONF_ENCRYPTION_KEY]}

@@ -19,6 +19,7 @@ from .dlms import (
     MalformedPayloadError,
     MeterDecoder,
     Reading,
+    SecurityLevel,
     UnsupportedError,
     UnsupportedPayloadError,
 )
@@ -32,6 +33,11 @@ PROBE_FAILED_FRAMES: Final = 3
 
 BURST_GAP: Final = 0.5
 """Seconds without a byte that end a burst: a meter sends each push at once."""
+
+IDENTIFICATION_WAIT: Final = 12.0
+"""Seconds to wait for a push that names the meter after one without
+encryption that names none: Norwegian meters send their short list every
+2-2.5 s and the list with the meter number every 10 s."""
 
 __all__ = [
     "BURST_GAP",
@@ -78,6 +84,12 @@ class InvalidKeyError(ProbeError):
     reason = "invalid_key"
 
 
+class KeyRequiredError(ProbeError):
+    """Frames arrived encrypted, and no key was entered."""
+
+    reason = "key_required"
+
+
 class InvalidAuthenticationKeyError(ProbeError):
     """Frames arrived but their authentication tag does not verify."""
 
@@ -95,11 +107,12 @@ class _Probe:
 
     def __init__(
         self,
-        encryption_key: bytes,
+        encryption_key: bytes | None,
         authentication_key: bytes | None,
         burst_gap: float | None = None,
     ) -> None:
         self.decoder = MeterDecoder(encryption_key, authentication_key)
+        self._without_key = encryption_key is None
         self._burst_gap = burst_gap
         self._quiet_timer: asyncio.TimerHandle | None = None
         self._heard_quiet = False
@@ -115,6 +128,10 @@ class _Probe:
         self.unsupported = 0
         self.first_unsupported: DlmsError | None = None
         """The first frame that decrypted but is not supported, for the log."""
+        self.unnamed: Reading | None = None
+        """A push without encryption that names no meter: taken only when no
+        push that names the meter follows."""
+        self.unnamed_at: float | None = None
         self.done: asyncio.Future[Reading] = asyncio.get_running_loop().create_future()
         self.transport: serialx.BaseSerialTransport | None = None
         """Where the protocol's replies to the meter go, once open."""
@@ -165,6 +182,14 @@ class _Probe:
         self.send_replies()
         for item in outcomes:
             if isinstance(item, Reading):
+                if (
+                    item.security is SecurityLevel.NONE
+                    and not item.identity.identifies_meter
+                ):
+                    if self.unnamed is None:
+                        self.unnamed = item
+                        self.unnamed_at = asyncio.get_running_loop().time()
+                    continue
                 self.done.set_result(item)
                 return
             if isinstance(item, AuthenticationError):
@@ -206,7 +231,7 @@ class _Probe:
         if self.authentication_failures:
             return InvalidAuthenticationKeyError()
         if self.decryption_failures:
-            return InvalidKeyError()
+            return KeyRequiredError() if self._without_key else InvalidKeyError()
         if self.unsupported:
             return UnsupportedMeterError()
         if self.bytes_received:
@@ -216,7 +241,7 @@ class _Probe:
 
 async def async_probe(
     settings: LineSettings,
-    encryption_key: bytes,
+    encryption_key: bytes | None,
     authentication_key: bytes | None,
     listen_time: float,
     *,
@@ -224,7 +249,9 @@ async def async_probe(
 ) -> Reading:
     """Open the port, listen up to ``listen_time`` seconds, return the first reading.
 
-    With ``burst_gap``, a burst of bytes heard from its start (after that
+    A push without encryption that names no meter is returned only when no
+    push that names it follows within :data:`IDENTIFICATION_WAIT`. With
+    ``burst_gap``, a burst of bytes heard from its start (after that
     many quiet seconds) that holds no valid frame ends the wait early with
     ``NoValidFramesError``: the line settings are wrong.
 
@@ -239,12 +266,20 @@ async def async_probe(
     probe.transport = transport
     probe.send_replies()
     probe.listening()
+    waiting = (probe.done, protocol.closed)
     try:
         await asyncio.wait(
-            (probe.done, protocol.closed),
-            timeout=listen_time,
-            return_when=asyncio.FIRST_COMPLETED,
+            waiting, timeout=listen_time, return_when=asyncio.FIRST_COMPLETED
         )
+        if probe.unnamed_at is not None and not any(
+            future.done() for future in waiting
+        ):
+            loop = asyncio.get_running_loop()
+            remaining = probe.unnamed_at + IDENTIFICATION_WAIT - loop.time()
+            if remaining > 0:
+                await asyncio.wait(
+                    waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
         lost = protocol.closed.done()
     finally:
         probe.stop()
@@ -254,6 +289,8 @@ async def async_probe(
         error = probe.done.exception()
         if error is None:
             return probe.done.result()
+    elif probe.unnamed is not None:
+        return probe.unnamed
     elif lost and not probe.bytes_received:
         error = CannotConnectError()
     else:

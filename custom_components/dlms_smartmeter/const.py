@@ -50,6 +50,11 @@ class Interface:
     search_interval: float | None = None
     """Seconds between the search requests of a meter that only sends data
     while the reader acknowledges it (AMIS); ``None`` for push meters."""
+    encrypted: bool = True
+    """The meters behind this choice encrypt their pushes (no key is issued
+    where they do not)."""
+    country: str = "AT"
+    """ISO 3166 code of the country whose customer interface this is."""
 
 
 # The framing (HDLC, M-Bus or a bare APDU) is not part of an interface: the
@@ -63,6 +68,13 @@ INTERFACE_BURGENLAND: Final = "netz_burgenland_optical"
 INTERFACE_STEIERMARK_E450: Final = "steiermark_e450_mbus"
 INTERFACE_STEIERMARK_T210: Final = "steiermark_t210_p1"
 INTERFACE_NETZ_OOE_AMIS: Final = "netz_ooe_amis_optical"
+INTERFACE_NORWAY_AIDON_KAIFA: Final = "norway_han_aidon_kaifa_mbus"
+INTERFACE_NORWAY_KAMSTRUP: Final = "norway_han_kamstrup_mbus"
+INTERFACE_DENMARK_KAMSTRUP: Final = "denmark_kamstrup_han"
+INTERFACE_SWITZERLAND_LG_MBUS: Final = "switzerland_lg_e450_e570_mbus"
+INTERFACE_SWITZERLAND_LG_E360: Final = "switzerland_lg_e360_p1"
+INTERFACE_SWITZERLAND_AM550: Final = "switzerland_iskraemeco_am550_p1"
+INTERFACE_LUXEMBOURG_SMARTY: Final = "luxembourg_smarty_p1"
 INTERFACE_CUSTOM: Final = "custom"
 INTERFACE_AUTO: Final = "auto"
 """Not stored: the setup searches the line settings and stores what it found."""
@@ -116,6 +128,64 @@ INTERFACES: Final[dict[str, Interface]] = {
     # M-Bus; a search request every minute, then data every second while
     # every telegram is acknowledged.
     INTERFACE_NETZ_OOE_AMIS: Interface(9600, PARITY_EVEN, search_interval=60.0),
+    # Beyond Austria: the line settings as public readers of these interfaces
+    # state them (sources in tests/data/international.md); Automatic tries
+    # all of them.
+    # Norwegian HAN port (RJ45, M-Bus), lists without encryption.
+    INTERFACE_NORWAY_AIDON_KAIFA: Interface(
+        2400,
+        PARITY_EVEN,
+        layouts=frozenset({Layout.OBIS_TRIPLES, Layout.KAIFA_NVE}),
+        encrypted=False,
+        country="NO",
+    ),
+    INTERFACE_NORWAY_KAMSTRUP: Interface(
+        2400,
+        PARITY_NONE,
+        layouts=frozenset({Layout.OBIS_PAIRS}),
+        encrypted=False,
+        country="NO",
+    ),
+    # Kamstrup Omnipower HAN in Denmark: encrypted and authenticated.
+    INTERFACE_DENMARK_KAMSTRUP: Interface(
+        2400,
+        PARITY_NONE,
+        authentication_key_issued=True,
+        layouts=frozenset({Layout.OBIS_PAIRS}),
+        country="DK",
+    ),
+    # Swiss customer interfaces; encryption is the operator's choice, and
+    # most push in the clear.
+    INTERFACE_SWITZERLAND_LG_MBUS: Interface(
+        2400,
+        PARITY_EVEN,
+        layouts=frozenset({Layout.SELF_DESCRIBING}),
+        encrypted=False,
+        country="CH",
+    ),
+    INTERFACE_SWITZERLAND_LG_E360: Interface(
+        9600,
+        PARITY_NONE,
+        layouts=frozenset({Layout.SELF_DESCRIBING}),
+        encrypted=False,
+        country="CH",
+    ),
+    INTERFACE_SWITZERLAND_AM550: Interface(
+        115200,
+        PARITY_NONE,
+        layouts=frozenset({Layout.SELF_DESCRIBING}),
+        encrypted=False,
+        country="CH",
+    ),
+    # Luxembourg's Smarty P1 port (Sagemcom T210-D): DSMR text, encrypted
+    # and authenticated.
+    INTERFACE_LUXEMBOURG_SMARTY: Interface(
+        115200,
+        PARITY_NONE,
+        authentication_key_issued=True,
+        layouts=frozenset({Layout.DSMR_TEXT}),
+        country="LU",
+    ),
 }
 """The setup form's interface choices, named by grid operator and meter."""
 
@@ -126,10 +196,13 @@ DEFAULT_PARITY: Final = INTERFACES[INTERFACE_WIENER_NETZE].parity
 def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> str:
     """The interface choice for an entry stored before entries kept theirs.
 
-    Line settings alone leave several choices; whether the entry has an
+    Those entries come from releases that offered Austrian choices only. Line
+    settings alone leave several choices; whether the entry has an
     authentication key tells them apart. Without a match: the custom choice.
     """
     for name, interface in INTERFACES.items():
+        if interface.country != "AT":
+            continue
         if (interface.baudrate, interface.parity) == (baudrate, parity) and (
             interface.authentication_key_issued == authentication_key
         ):
@@ -138,27 +211,31 @@ def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> st
 
 
 def interface_found(
-    baudrate: int, parity: str, *, layout: str, authenticated: bool
+    baudrate: int, parity: str, *, layout: str, encrypted: bool, authenticated: bool
 ) -> str:
     """The interface choice that fits line settings found by the search.
 
     Among the choices with these line settings, the one whose meters send
-    this payload layout wins, then the one whose frames carry (or lack) an
-    authentication tag like these. Without a choice for the line settings:
-    the custom one, which keeps them.
+    this payload layout wins, then the one whose meters encrypt (or not)
+    like this one, then the one whose frames carry (or lack) an
+    authentication tag like these. A choice of another country than Austria
+    is only taken for its own layouts. Without a fitting choice: the custom
+    one, which keeps the line settings.
     """
     fitting = [
         (name, interface)
         for name, interface in INTERFACES.items()
         if (interface.baudrate, interface.parity) == (baudrate, parity)
+        and (interface.country == "AT" or layout in interface.layouts)
     ]
     if not fitting:
         return INTERFACE_CUSTOM
 
-    def score(item: tuple[str, Interface]) -> tuple[bool, bool]:
+    def score(item: tuple[str, Interface]) -> tuple[bool, bool, bool]:
         interface = item[1]
         return (
             layout in interface.layouts,
+            interface.encrypted == encrypted,
             interface.authentication_key_issued == authenticated,
         )
 

@@ -37,6 +37,7 @@ from .dlms import (
     parse_key,
 )
 from .dlms.guards import ReadingGuard
+from .dlms.obis import on_channel_0
 from .dlms.quarter_hour import QuarterHourTracker
 from .flow_fields import search_interval_of
 from .health import FrameHistory, LinkHealth
@@ -78,10 +79,14 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
             update_interval=None,
             always_update=False,
         )
+        encryption_key = entry.data.get(CONF_ENCRYPTION_KEY)
         authentication_key = entry.data.get(CONF_AUTHENTICATION_KEY)
         self._decoder = MeterDecoder(
-            parse_key(entry.data[CONF_ENCRYPTION_KEY]),
+            # No key: the meter pushes without encryption.
+            parse_key(encryption_key) if encryption_key else None,
             parse_key(authentication_key) if authentication_key else None,
+            # The meter's clock runs where the home is.
+            time_zone=hass.config.time_zone,
         )
         self.link = MeterLink(
             LineSettings.from_entry_data(entry.data),
@@ -103,7 +108,7 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
             hass, entry.entry_id, entry.title, self.link.settings, self.health
         )
         self.frames = FrameHistory()
-        self._guard = ReadingGuard(bytes.fromhex(self.meter_id) or None)
+        self._guard = ReadingGuard(self.meter_id or None)
         self._store = GuardStore(hass, entry.entry_id)
         self._window = PublishWindow()
         self._opened = 0
@@ -277,8 +282,10 @@ class DlmsSmartMeterCoordinator(DataUpdateCoordinator[MeterData | None]):
         self.link.reset_backoff()
         self._store.schedule_save(self._guard.snapshot)
         self._sync_serial_number(reading)
-        self.quarter_hours.add(reading)
-        self._window.add(reading)
+        # Entities and quarter hours know the registers by channel 0.
+        measured = on_channel_0(reading)
+        self.quarter_hours.add(measured)
+        self._window.add(measured)
         recovering = not self.last_update_success
         if recovering:
             LOGGER.info("%s: receiving data again", self.name)

@@ -7,7 +7,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import DlmsSmartMeterCoordinator
-from .dlms.identity import MeterIdentity, identify
+from .dlms.identity import MeterIdentity, identity_of
 
 
 def _meter_identity(coordinator: DlmsSmartMeterCoordinator) -> MeterIdentity:
@@ -18,7 +18,7 @@ def _meter_identity(coordinator: DlmsSmartMeterCoordinator) -> MeterIdentity:
     """
     if coordinator.last_reading is not None:
         return coordinator.last_reading.identity
-    return identify(bytes.fromhex(coordinator.meter_id))
+    return identity_of(coordinator.meter_id)
 
 
 class DlmsSmartMeterEntity(CoordinatorEntity[DlmsSmartMeterCoordinator]):

@@ -119,11 +119,12 @@ class MeterInput:
     candidates: tuple[LineCandidate, ...]
     """The line settings to listen with (one, unless the choice is auto)."""
     # Keys stay out of the representation, so they cannot end up in a log.
-    encryption_key: bytes = field(repr=False)
+    encryption_key: bytes | None = field(repr=False)
+    """``None`` for a meter that pushes without encryption."""
     authentication_key: bytes | None = field(repr=False)
 
     @property
-    def keys(self) -> tuple[bytes, bytes | None]:
+    def keys(self) -> tuple[bytes | None, bytes | None]:
         """Encryption key and authentication key."""
         return self.encryption_key, self.authentication_key
 
@@ -131,11 +132,12 @@ class MeterInput:
         """What the entry stores once ``settings`` proved to work."""
         data: dict[str, Any] = {
             CONF_PORT: settings.port,
-            CONF_ENCRYPTION_KEY: format_key(self.encryption_key),
             CONF_BAUDRATE: settings.baudrate,
             CONF_PARITY: settings.parity,
             CONF_INTERFACE: interface,
         }
+        if self.encryption_key is not None:
+            data[CONF_ENCRYPTION_KEY] = format_key(self.encryption_key)
         if self.authentication_key is not None:
             data[CONF_AUTHENTICATION_KEY] = format_key(self.authentication_key)
         return data
@@ -157,22 +159,24 @@ def parse_keys(
     encryption_text: str | None,
     authentication_text: str | None,
     stored: Mapping[str, Any],
-) -> tuple[bytes, bytes | None]:
+) -> tuple[bytes | None, bytes | None]:
     """Both keys from the form; blank fields keep the stored keys.
 
-    Raises ``InvalidInputError`` for a key that is not 32 hex characters
-    (and for a missing encryption key).
+    No encryption key at all is a meter that pushes without encryption (the
+    check against live frames tells whether it does). Raises
+    ``InvalidInputError`` for a key that is not 32 hex characters, and for
+    an authentication key without an encryption key.
     """
     encryption_key = _parse_key_field(
         encryption_text, CONF_ENCRYPTION_KEY, stored.get(CONF_ENCRYPTION_KEY)
     )
-    if encryption_key is None:
-        raise InvalidInputError(CONF_ENCRYPTION_KEY, "invalid_encryption_key_format")
     authentication_key = _parse_key_field(
         authentication_text,
         CONF_AUTHENTICATION_KEY,
         stored.get(CONF_AUTHENTICATION_KEY),
     )
+    if encryption_key is None and authentication_key is not None:
+        raise InvalidInputError(CONF_ENCRYPTION_KEY, "encryption_key_missing")
     return encryption_key, authentication_key
 
 
@@ -274,17 +278,14 @@ def custom_line_section() -> section:
     )
 
 
-def meter_schema(
-    detected: list[selector.SelectOptionDict], *, keys_required: bool
-) -> Any:
-    """Port, interface and keys; reconfigure keeps keys left blank."""
-    encryption_key = vol.Required if keys_required else vol.Optional
+def meter_schema(detected: list[selector.SelectOptionDict]) -> Any:
+    """Port, interface and keys (blank: no encryption, or the stored keys)."""
     return form_schema(
         {
             vol.Optional(CONF_PORT): port_selector(detected),
             vol.Optional(CONF_URL): _URL,
             vol.Required(CONF_INTERFACE, default=DEFAULT_INTERFACE): INTERFACE_SELECTOR,
-            encryption_key(CONF_ENCRYPTION_KEY): PASSWORD,
+            vol.Optional(CONF_ENCRYPTION_KEY): PASSWORD,
             vol.Optional(CONF_AUTHENTICATION_KEY): PASSWORD,
             vol.Required(SECTION_CUSTOM_LINE): custom_line_section(),
         }
@@ -322,10 +323,12 @@ def new_unique_id(reading: Reading) -> str:
     such a meter gets its manufacturer code and five random bytes: stable for
     the entry's lifetime, through re-keying and port changes.
     """
-    meter_id = reading.identity.meter_id
-    if reading.identifies_meter:
-        return meter_id
-    return meter_id[:_MANUFACTURER_HEX] + secrets.token_hex(5).upper()
+    identity = reading.identity
+    if identity.identifies_meter:
+        return identity.meter_id
+    # A push without encryption that names no meter (no system title, no
+    # serial number) has only a random ID.
+    return identity.meter_id[:_MANUFACTURER_HEX] + secrets.token_hex(5).upper()
 
 
 def unique_id_for(entry: ConfigEntry, reading: Reading) -> str:
@@ -334,9 +337,12 @@ def unique_id_for(entry: ConfigEntry, reading: Reading) -> str:
     An AMIS meter is only known by its manufacturer code: a new key or port
     keeps the entry's unique ID, and so its entities and statistics.
     """
-    meter_id = reading.identity.meter_id
+    identity = reading.identity
+    meter_id = identity.meter_id
     stored = (entry.unique_id or "").upper()
-    if not reading.identifies_meter and stored.startswith(meter_id[:_MANUFACTURER_HEX]):
+    if not identity.identifies_meter and stored.startswith(
+        meter_id[:_MANUFACTURER_HEX]
+    ):
         return entry.unique_id or meter_id
     return meter_id
 

@@ -39,7 +39,7 @@ class LineSearch:
         self,
         port: str,
         candidates: Sequence[LineCandidate],
-        keys: tuple[bytes, bytes | None],
+        keys: tuple[bytes | None, bytes | None],
         listen_time: float,
     ) -> None:
         """Prepare a search; ``listen_time`` is the wait of candidates without one."""

@@ -309,10 +309,10 @@ def test_parse_date_edge_cases(raw: str, expected: date | None) -> None:
 @pytest.fixture
 def without_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A host without the IANA time zone database (no tzdata)."""
-    monkeypatch.setattr(cosem_time, "METER_TIME_ZONE", "Nowhere/Missing")
-    cosem_time._meter_zone.cache_clear()
+    monkeypatch.setattr(cosem_time, "_zone", lambda _name: None)
+    cosem_time._date_time.cache_clear()
     yield
-    cosem_time._meter_zone.cache_clear()
+    cosem_time._date_time.cache_clear()
 
 
 def test_without_tz_database_the_dst_bit_picks_cet_or_cest(

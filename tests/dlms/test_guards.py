@@ -367,7 +367,7 @@ def _reading(
 
 
 def test_reading_guard_verdicts() -> None:
-    guard = ReadingGuard(b"ISKit\x01\x02\x03")
+    guard = ReadingGuard(b"ISKit\x01\x02\x03".hex().upper())
     assert guard.check(_reading(10, {REGISTER: 100.0}), 0.0) is Verdict.ACCEPTED
     assert guard.check(_reading(10, {REGISTER: 101.0}), 1.0) is Verdict.REPLAYED
     assert (
@@ -474,8 +474,24 @@ def test_the_amis_collection_register_may_go_down() -> None:
 
 def test_a_reading_that_names_no_meter_is_not_foreign() -> None:
     """AMIS telegrams carry the reader's address: no meter to compare with."""
-    guard = ReadingGuard(b"SAM\x01\x02\x03\x04\x05")
+    guard = ReadingGuard(b"SAM\x01\x02\x03\x04\x05".hex().upper())
     amis = replace(_reading(None, {"1-0:1.8.0": 1.0}), identifies_meter=False)
     assert guard.check(amis, 0.0) is Verdict.ACCEPTED
     other = _reading(None, {"1-0:1.8.0": 2.0})
     assert guard.check(other, 1.0) is Verdict.FOREIGN_METER
+
+
+def test_a_plain_meter_is_known_by_the_identification_it_pushes() -> None:
+    """No system title: the logical device name or serial number is the meter id."""
+    guard = ReadingGuard("LGZ1030653520967")
+    own = replace(
+        _reading(None, {REGISTER: 1.0}, b""), logical_device_name="LGZ1030653520967"
+    )
+    assert guard.check(own, 0.0) is Verdict.ACCEPTED
+    other = replace(
+        _reading(None, {REGISTER: 2.0}, b""), logical_device_name="LGZ1030655933512"
+    )
+    assert guard.check(other, 1.0) is Verdict.FOREIGN_METER
+    # A list that carries no identification (Norwegian list 1) is not foreign.
+    anonymous = _reading(None, {REGISTER: 3.0}, b"")
+    assert guard.check(anonymous, 2.0) is Verdict.ACCEPTED

@@ -15,6 +15,7 @@ removal. Today no frame needs one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 import json
 import logging
@@ -44,6 +45,7 @@ from custom_components.dlms_smartmeter.dlms.axdr import (
 )
 from custom_components.dlms_smartmeter.dlms.layouts import map_body
 from custom_components.dlms_smartmeter.dlms.layouts.conventions import UNKNOWN
+from custom_components.dlms_smartmeter.dlms.obis import on_channel_0
 from tests.data import DATA
 
 if TYPE_CHECKING:
@@ -194,8 +196,64 @@ def test_identification(frame_id: str) -> None:
     """The meter's own number (serial or logical device name) for a stable ID."""
     expected = FRAMES[frame_id]["identification"]["value"]
     reading = the_reading(FRAMES[frame_id])
-    candidates = {reading.serial_number, getattr(reading, "logical_device_name", None)}
+    candidates = {reading.serial_number, reading.logical_device_name}
     assert expected in candidates
+    identity = reading.identity
+    assert identity.identifies_meter
+    if not reading.system_title:
+        # A plain push: what it carries is the meter id (never an empty one).
+        assert identity.meter_id == expected.upper()
+        assert expected in identity.title
+
+
+def test_a_plain_push_without_identification_names_no_meter() -> None:
+    """Norwegian list 1: one power value, no meter number."""
+    identity = the_reading(FRAMES["NO-KAIFA-L1"]).identity
+    assert not identity.identifies_meter
+    assert identity.meter_id == ""
+
+
+def test_the_logical_device_name_names_the_maker() -> None:
+    identity = the_reading(FRAMES["CH-AM550-VSE2026"]).identity
+    assert identity.meter_id == "ISK1030783821282"
+    assert identity.manufacturer == "Iskraemeco"
+    assert identity.title == "Iskraemeco ISK1030783821282"
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "offset_hours"),
+    [("Asia/Nicosia", 3), ("Europe/Vienna", 2), ("UTC", 0)],
+)
+def test_a_time_without_deviation_is_local_time_of_the_decoders_zone(
+    time_zone: str, offset_hours: int
+) -> None:
+    """The Cyprus E450 sends its clock with the deviation "not specified"."""
+    frame = FRAMES["CY-LGE450"]
+    decoder = MeterDecoder(None, time_zone=time_zone)
+    (reading,) = decoder.feed(bytes.fromhex(frame["hex"]))
+    assert isinstance(reading, Reading)
+    assert reading.meter_time is not None
+    local = datetime.fromisoformat(frame["meter_time"]["local"])
+    assert reading.meter_time.replace(tzinfo=None) == local
+    offset = reading.meter_time.utcoffset()
+    assert offset is not None
+    assert offset.total_seconds() == offset_hours * 3600
+
+
+def test_an_explicit_deviation_does_not_depend_on_the_zone() -> None:
+    frame = FRAMES["NO-AIDON-L3"]
+    readings = [
+        MeterDecoder(None, time_zone=zone).feed(bytes.fromhex(frame["hex"]))[0]
+        for zone in ("Europe/Oslo", "Asia/Nicosia")
+    ]
+    times = [reading.meter_time for reading in readings if isinstance(reading, Reading)]
+    assert len(times) == 2
+    assert times[0] == times[1]
+
+
+def test_an_unknown_time_zone_is_refused_with_its_name() -> None:
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        MeterDecoder(None, time_zone="Mars/Olympus")
 
 
 @pytest.mark.parametrize("frame_id", error_params())
@@ -314,3 +372,33 @@ def test_the_maker_in_the_logical_device_name_chooses_the_convention() -> None:
     values = map_body(_self_describing_push(b"ISK1030783821282")).values
     assert values["1-0:31.7.0"] == MeterValue(0.12, Unit.AMPERE)
     assert values["1-0:32.7.0"] == MeterValue(234.7, Unit.VOLT)
+
+
+# --- channel 1 registers ---------------------------------------------------------
+
+
+def test_channel_1_registers_are_known_by_their_channel_0_codes() -> None:
+    reading = the_reading(FRAMES["NO-KAMSTRUP-L3-3P"])
+    moved = on_channel_0(reading)
+    assert moved.values["1-0:1.7.0"] == reading.values["1-1:1.7.0"]
+    assert moved.values["1-0:1.8.0"] == reading.values["1-1:1.8.0"]
+    assert not any(code.startswith("1-1:") for code in moved.values)
+    assert len(moved.values) == len(reading.values)
+    assert moved.meter_time == reading.meter_time
+    # The reading itself keeps the codes the meter sent.
+    assert "1-1:1.7.0" in reading.values
+
+
+def test_a_code_sent_on_both_channels_keeps_its_channel() -> None:
+    reading = the_reading(FRAMES["NO-KAMSTRUP-L3-3P"])
+    both = replace(
+        reading, values={**reading.values, "1-0:1.7.0": MeterValue(1, Unit.WATT)}
+    )
+    moved = on_channel_0(both)
+    assert moved.values["1-0:1.7.0"] == MeterValue(1, Unit.WATT)
+    assert moved.values["1-1:1.7.0"] == reading.values["1-1:1.7.0"]
+
+
+def test_a_reading_on_channel_0_comes_back_unchanged() -> None:
+    reading = the_reading(FRAMES["NO-KAIFA-L3-3P"])
+    assert on_channel_0(reading) is reading

@@ -101,6 +101,7 @@ def test_errors_and_aborts_used_by_the_flow_exist() -> None:
         "no_data",
         "no_valid_frames",
         "invalid_key",
+        "key_required",
         "invalid_authentication_key",
         "unsupported_meter",
     }
@@ -109,6 +110,7 @@ def test_errors_and_aborts_used_by_the_flow_exist() -> None:
         | {
             "invalid_encryption_key_format",
             "invalid_authentication_key_format",
+            "encryption_key_missing",
             "port_or_url",
             "unknown",
         }

@@ -16,7 +16,8 @@ from enum import IntEnum
 
 from .axdr import Data, decode_data, encode_length, read_length
 from .errors import IncompleteError, MalformedPayloadError, UnsupportedError
-from .security import SC_ENCRYPTED, SYSTEM_TITLE_LENGTH, encrypt_payload
+from .identity import SYSTEM_TITLE_LENGTH
+from .security import SC_ENCRYPTED, encrypt_payload
 
 _BLOCK_LAST = 0x80
 _BLOCK_STREAMING = 0x40

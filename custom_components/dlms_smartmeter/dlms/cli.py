@@ -27,6 +27,7 @@ import re
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from .cosem_time import METER_TIME_ZONE
 from .decoder import MeterDecoder
 from .framing import LinkLayer
 from .keys import parse_key
@@ -236,9 +237,15 @@ def _run_decode(args: argparse.Namespace) -> int:
     captures += [parse_hex(text) for text in args.hex]
     if args.binary is None and not args.hex:
         captures.append(parse_hex(sys.stdin.read()))
-    decoder = MeterDecoder(
-        encryption_key, authentication_key, link=LinkLayer(args.link)
-    )
+    try:
+        decoder = MeterDecoder(
+            encryption_key,
+            authentication_key,
+            link=LinkLayer(args.link),
+            time_zone=args.time_zone,
+        )
+    except ValueError as error:  # an unknown time zone (keys are checked above)
+        raise UsageError(f"--time-zone: {error}") from None
     tally = Tally()
     for capture in captures:
         decode_capture(decoder, capture, sys.stdout, tally)
@@ -279,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[link.value for link in LinkLayer],
         default=LinkLayer.AUTO.value,
         help="link layer of the input (default: auto)",
+    )
+    decode.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        default=METER_TIME_ZONE,
+        help="where the meter runs its clock, for times sent without a UTC "
+        f"offset (IANA name; default: {METER_TIME_ZONE})",
     )
     decode.add_argument(
         "--binary", metavar="FILE", help="raw bytes from FILE ('-': standard input)"

@@ -7,15 +7,27 @@ The deviation is defined as ``UTC = local time + deviation``, so CET is
 deviation 0x8000); a time whose calendar fields are not specified or out of
 range is unusable and comes back as ``None``. Clock status bits never make a
 time unusable: the status is metadata, and readings are never dropped for it.
+
+A time sent without its UTC offset (deviation "not specified", or a date and
+a time sent apart) is the meter's local time. The frame does not say where
+the meter is, so the reader says it: :func:`local_zone` sets the zone for the
+decoding inside it (the decoder does this for its stream); Europe/Vienna
+otherwise, where the meters this package began with run their clocks.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache, lru_cache
 import struct
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DATE_TIME_LENGTH = 12
 DATE_LENGTH = 5
@@ -32,7 +44,10 @@ STATUS_DAYLIGHT_SAVING_ACTIVE = 0x80
 STATUS_NOT_SPECIFIED = 0xFF
 
 METER_TIME_ZONE = "Europe/Vienna"
-"""Where the meters this package targets run their clocks."""
+"""Where the meters this package began with run their clocks: the local zone
+when the reader names none, and the zone of the frames it writes."""
+
+_LOCAL_ZONE: ContextVar[str] = ContextVar("dlms_local_zone", default=METER_TIME_ZONE)
 
 _NOT_SPECIFIED = 0xFF
 _ALL_NOT_SPECIFIED = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x80\x00\xff"
@@ -52,11 +67,15 @@ def _fixed_zone(offset_minutes: int) -> timezone:
 
 
 @cache
-def _meter_zone() -> tzinfo | None:
+def _zone(name: str) -> tzinfo | None:
     try:
-        return ZoneInfo(METER_TIME_ZONE)
-    except ZoneInfoNotFoundError:  # no tz database on the host
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # unknown, or no tz database
         return None
+
+
+def _meter_zone() -> tzinfo | None:
+    return _zone(METER_TIME_ZONE)
 
 
 def writing_zone() -> tzinfo:
@@ -65,6 +84,24 @@ def writing_zone() -> tzinfo:
     if zone is None:
         raise ValueError(f"the time zone {METER_TIME_ZONE} is not installed")
     return zone
+
+
+def check_zone(name: str) -> str:
+    """``name`` if it is a time zone this host knows; ``ValueError`` otherwise."""
+    if name != METER_TIME_ZONE and _zone(name) is None:
+        msg = f"unknown time zone {name!r}: give an IANA name such as Europe/Oslo"
+        raise ValueError(msg)
+    return name
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """Read times sent without a UTC offset as local time in zone ``name``."""
+    token = _LOCAL_ZONE.set(name)
+    try:
+        yield
+    finally:
+        _LOCAL_ZONE.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +167,7 @@ class CosemDateTime:
 
 
 def localize(naive: datetime, *, daylight_saving: bool | None) -> datetime:
-    """Attach the offset of the meters' local zone (Europe/Vienna) to a local time.
+    """Attach the offset of the local zone (see :func:`local_zone`) to a local time.
 
     Where the zone is ambiguous (the autumn hour that occurs twice) or has a
     gap (spring), ``daylight_saving`` (the clock status DST bit) picks summer
@@ -138,8 +175,8 @@ def localize(naive: datetime, *, daylight_saving: bool | None) -> datetime:
     The result has a fixed UTC offset, so it compares and converts without
     the fold rules of PEP 495.
     """
-    zone = _meter_zone()
-    if zone is None:  # fixed CET/CEST by the DST bit
+    zone = _zone(_LOCAL_ZONE.get())
+    if zone is None:  # Vienna without a tz database: CET/CEST by the DST bit
         offset = _CEST if daylight_saving else _CET
     else:
         first = _offset(naive.replace(tzinfo=zone, fold=0))
@@ -162,13 +199,13 @@ def parse_date_time(raw: bytes) -> datetime | None:
     """
     if len(raw) != DATE_TIME_LENGTH:
         return None
-    return _date_time(bytes(raw), METER_TIME_ZONE)
+    return _date_time(bytes(raw), _LOCAL_ZONE.get())
 
 
 # A telegram often carries one time twice (header and body): the last few are
-# remembered, per meter zone.
+# remembered, per local zone.
 @lru_cache(maxsize=16)
-def _date_time(raw: bytes, _zone: str) -> datetime | None:
+def _date_time(raw: bytes, _local_zone: str) -> datetime | None:
     return CosemDateTime.from_bytes(raw).to_datetime()
 
 

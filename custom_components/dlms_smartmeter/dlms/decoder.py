@@ -14,7 +14,8 @@ whose failed check is reported as it is.
 
 Meter time: the clock object in the body (``0-0:1.0.0``, ``0-1:1.0.0``)
 where the push carries one, else the notification header's date-time, else
-a positional date-time of the body.
+a positional date-time of the body. A time sent without its UTC offset is
+local time in the decoder's ``time_zone``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .apdu import (
     parse_notification_header,
 )
 from .axdr import decode_data
-from .cosem_time import parse_date_time
+from .cosem_time import METER_TIME_ZONE, check_zone, local_zone, parse_date_time
 from .errors import (
     AuthenticationError,
     ChecksumError,
@@ -147,11 +148,14 @@ class MeterDecoder:
         authentication_key: bytes | None = None,
         *,
         link: LinkLayer = LinkLayer.AUTO,
+        time_zone: str = METER_TIME_ZONE,
     ) -> None:
         """Set up a decoder for one stream.
 
-        Raises ``ValueError`` for a key that is not 16 bytes long (the
-        message never contains the key).
+        ``time_zone`` (an IANA name) is where the meter runs its clock: times
+        it sends without a UTC offset are local time there. Raises
+        ``ValueError`` for a key that is not 16 bytes long (the message never
+        contains the key) and for an unknown time zone.
         """
         for name, key in (
             ("encryption key", encryption_key),
@@ -160,6 +164,7 @@ class MeterDecoder:
             if key is not None and len(key) != KEY_LENGTH:
                 msg = f"the {name} must be {KEY_LENGTH} bytes, got {len(key)}"
                 raise ValueError(msg)
+        self._time_zone = check_zone(time_zone)
         self._encryption_key = encryption_key
         self._decryptor = Decryptor(encryption_key, authentication_key)
         self._authentication_key = authentication_key
@@ -188,11 +193,12 @@ class MeterDecoder:
             self._framer.reset()
             framed = [FramingError("internal framing failure: buffered bytes dropped")]
         results: list[Reading | DlmsError] = []
-        for item in framed:
-            if isinstance(item, LinkFrame):
-                results.extend(self._frame(item))
-            else:
-                results.append(item)
+        with local_zone(self._time_zone):
+            for item in framed:
+                if isinstance(item, LinkFrame):
+                    results.extend(self._frame(item))
+                else:
+                    results.append(item)
         for outcome in results:
             self.stats.count(outcome)
         return results
@@ -277,7 +283,8 @@ class MeterDecoder:
         A general-block-transfer APDU must hold its whole sequence of blocks
         back to back.
         """
-        return self._decode(apdu, raw or apdu, nested=False)
+        with local_zone(self._time_zone):
+            return self._decode(apdu, raw or apdu, nested=False)
 
     def _decode(self, apdu: bytes, raw: bytes, *, nested: bool) -> Reading:
         if not apdu:

@@ -322,9 +322,12 @@ def registers_of(reading: Reading) -> dict[str, float]:
 class ReadingGuard:
     """All rules for the readings of one meter, one verdict per reading."""
 
-    def __init__(self, system_title: bytes | None = None) -> None:
-        """Create a guard; ``system_title`` set drops readings of other meters."""
-        self._system_title = system_title or None
+    def __init__(self, meter_id: str | None = None) -> None:
+        """Create a guard; ``meter_id`` set drops readings of other meters.
+
+        ``meter_id`` is a :attr:`~.identity.MeterIdentity.meter_id`.
+        """
+        self._meter_id = meter_id or None
         self.counter = InvocationCounterGuard()
         self.registers = RegisterGuard()
 
@@ -340,12 +343,10 @@ class ReadingGuard:
             reading: a decoded reading.
             now: seconds since the epoch.
         """
-        if (
-            self._system_title is not None
-            and reading.identifies_meter
-            and reading.system_title != self._system_title
-        ):
-            return Verdict.FOREIGN_METER
+        if self._meter_id is not None:
+            identity = reading.identity
+            if identity.identifies_meter and identity.meter_id != self._meter_id:
+                return Verdict.FOREIGN_METER
         counter = self.counter.check(reading.invocation_counter)
         if counter is CounterVerdict.REPLAYED:
             return Verdict.REPLAYED

@@ -3,6 +3,12 @@
 The system title starts with the meter's FLAG manufacturer id (three
 letters) and, for many makers, two letters of the model; the whole title,
 as upper-case hex, identifies the meter.
+
+A meter that pushes without encryption sends no system title. It is
+identified by what its push carries instead: the COSEM logical device name
+(``0-0:42.0.0``, FLAG id and serial, e.g. ``LGZ1030653520967``), else its
+serial number (``0-0:96.1.0``, Kamstrup ``1-1:0.0.5``), as sent. A push that
+carries neither (Norwegian list 1) identifies no meter.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ MODELS: Mapping[str, str] = {
 # the address fields are the reader's, the same for every meter).
 ANONYMOUS_MODELS: Mapping[str, str] = {"SAM": "AMIS"}
 
+SYSTEM_TITLE_LENGTH = 8
+"""Bytes of a system title: FLAG id (3) and the maker's meter number (5)."""
+_FLAG_LENGTH = 3
+"""Letters of a FLAG manufacturer id."""
+
 DEFAULT_NAME = "Smart meter"
 """Name of a meter that tells nothing about its maker."""
 
@@ -63,7 +74,7 @@ def meter_id(system_title: bytes) -> str:
 
 def manufacturer_id(system_title: bytes) -> str | None:
     """FLAG manufacturer id, e.g. ``"ISK"``; ``None`` if the title is not ASCII."""
-    return _printable_prefix(system_title, 3)
+    return _printable_prefix(system_title, _FLAG_LENGTH)
 
 
 def model_of(system_title: bytes) -> str | None:
@@ -77,7 +88,9 @@ class MeterIdentity:
     """What a meter tells about itself."""
 
     meter_id: str
-    """The system title as upper-case hex."""
+    """The system title as upper-case hex; without one, the identification
+    the push carries (logical device name or serial number); ``""`` when the
+    push names no meter."""
     manufacturer_id: str | None
     """FLAG id, e.g. ``"ISK"``."""
     manufacturer: str | None
@@ -109,8 +122,15 @@ def identify(
     serial_number: str | None = None,
     *,
     identifies_meter: bool = True,
+    logical_device_name: str | None = None,
 ) -> MeterIdentity:
-    """The identity of the meter with ``system_title``."""
+    """The identity of the meter with ``system_title``.
+
+    Without a system title (a push without encryption), the logical device
+    name or the serial number identifies the meter.
+    """
+    if not system_title:
+        return _identify_by_name(logical_device_name, serial_number)
     flag = manufacturer_id(system_title)
     model = (
         model_of(system_title) if identifies_meter else ANONYMOUS_MODELS.get(flag or "")
@@ -123,3 +143,38 @@ def identify(
         serial_number=serial_number,
         identifies_meter=identifies_meter,
     )
+
+
+def _identify_by_name(
+    logical_device_name: str | None, serial_number: str | None
+) -> MeterIdentity:
+    """The identity of a meter that sends no system title."""
+    name = (logical_device_name or "").strip()
+    serial = (serial_number or "").strip() or None
+    identification = (name or serial or "").upper()
+    # A logical device name starts with the maker's FLAG id (three letters).
+    prefix = name[:_FLAG_LENGTH]
+    flag = (
+        prefix
+        if len(name) > _FLAG_LENGTH and prefix.isascii() and prefix.isalpha()
+        else None
+    )
+    return MeterIdentity(
+        meter_id=identification,
+        manufacturer_id=flag,
+        manufacturer=MANUFACTURERS.get(flag, flag) if flag is not None else None,
+        model=None,
+        serial_number=serial or name or None,
+        identifies_meter=bool(identification),
+    )
+
+
+def identity_of(meter_id: str) -> MeterIdentity:
+    """What a stored meter id alone tells (before the meter's first reading)."""
+    try:
+        system_title = bytes.fromhex(meter_id)
+    except ValueError:
+        system_title = b""
+    if len(system_title) == SYSTEM_TITLE_LENGTH:
+        return identify(system_title)
+    return _identify_by_name(meter_id, None)

@@ -7,10 +7,11 @@ written as ``*F`` otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
 import re
 
 from .errors import MalformedPayloadError
-from .reading import Unit
+from .reading import Reading, Unit
 
 OBIS_LENGTH = 6
 
@@ -48,6 +49,31 @@ POWER_FACTOR = "1-0:13.7.0"
 ANGLE_U_I_L1 = "1-0:81.7.4"
 ANGLE_U_I_L2 = "1-0:81.7.15"
 ANGLE_U_I_L3 = "1-0:81.7.26"
+
+
+_CHANNEL_0 = "1-0:"
+_CHANNEL_1 = "1-1:"
+
+
+def on_channel_0(reading: Reading) -> Reading:
+    """``reading`` with its electricity values of channel 1 moved to channel 0.
+
+    Kamstrup and the Swiss Landis+Gyr and Iskraemeco pushes number their
+    registers ``1-1:1.8.0`` where others write ``1-0:1.8.0``; both are the
+    meter's own measurement. A code the reading also carries on channel 0
+    stays where it is. Readings without channel-1 codes come back unchanged.
+    """
+    values = reading.values
+    if not any(code.startswith(_CHANNEL_1) for code in values):
+        return reading
+    moved = {}
+    for code, value in values.items():
+        if code.startswith(_CHANNEL_1):
+            target = _CHANNEL_0 + code.removeprefix(_CHANNEL_1)
+            moved[target if target not in values else code] = value
+        else:
+            moved[code] = value
+    return replace(reading, values=moved)
 
 
 def format_obis(code: bytes) -> str:

@@ -84,6 +84,7 @@ class Reading:
             self.system_title,
             self.serial_number,
             identifies_meter=self.identifies_meter,
+            logical_device_name=self.logical_device_name,
         )
 
     @property
@@ -106,7 +107,8 @@ def reading_as_dict(reading: Reading) -> dict[str, Any]:
     """A reading as plain, JSON-ready data: who sent it, how, when, and its values."""
     identity = reading.identity
     return {
-        "system_title": identity.meter_id,
+        "system_title": reading.system_title.hex().upper(),
+        "meter_id": identity.meter_id,
         "manufacturer": identity.manufacturer,
         "model": identity.model,
         "serial_number": reading.serial_number,

@@ -25,11 +25,11 @@ from .errors import (
     MalformedPayloadError,
     UnsupportedError,
 )
+from .identity import SYSTEM_TITLE_LENGTH
 from .keys import KEY_LENGTH
 from .reading import SecurityLevel
 
 TAG_LENGTH = 12
-SYSTEM_TITLE_LENGTH = 8
 SC_ENCRYPTED = 0x20
 """Security control of encryption only, suite 0 (Wiener Netze, Netz NÖ, P1)."""
 SC_AUTHENTICATED = 0x30

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
 
+    from homeassistant.core import HomeAssistant
     from syrupy.assertion import SnapshotAssertion
 
 
@@ -29,6 +30,28 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components/."""
+
+
+HOME_TIME_ZONE = "Europe/Vienna"
+"""Where the simulated meters hang: their clocks run on Vienna time."""
+
+
+@pytest.fixture
+async def home_in_vienna(hass: HomeAssistant) -> None:
+    """Home Assistant configured for a home in Austria, as its meters are.
+
+    The harness starts in US/Pacific; the integration reads meter clocks
+    that send no UTC offset in the home's time zone.
+    """
+    await hass.config.async_set_time_zone(HOME_TIME_ZONE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test with a Home Assistant instance gets the home's time zone first."""
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is not None and "hass" in names and "home_in_vienna" not in names:
+            names.insert(names.index("hass") + 1, "home_in_vienna")
 
 
 # --- Home Assistant integration: a simulated meter on a real pty ------------

@@ -14,19 +14,29 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACE_AUTO,
     INTERFACE_BURGENLAND,
     INTERFACE_CUSTOM,
+    INTERFACE_DENMARK_KAMSTRUP,
     INTERFACE_KAERNTEN_WELS,
     INTERFACE_NETZ_NOE,
+    INTERFACE_NORWAY_AIDON_KAIFA,
+    INTERFACE_NORWAY_KAMSTRUP,
     INTERFACE_STEIERMARK_E450,
     INTERFACE_STEIERMARK_T210,
+    INTERFACE_SWITZERLAND_AM550,
+    INTERFACE_SWITZERLAND_LG_E360,
+    INTERFACE_SWITZERLAND_LG_MBUS,
     INTERFACE_TINETZ_SALZBURG_VORARLBERG,
     INTERFACE_WIENER_NETZE,
     INTERFACES,
     interface_found,
 )
-from custom_components.dlms_smartmeter.dlms import Layout
+from custom_components.dlms_smartmeter.dlms import Layout, SecurityLevel
 from custom_components.dlms_smartmeter.flow_fields import MeterInput
 
 from .meter import FAST_CANDIDATES, METER_ID, TEST_KEY, PtyMeter
+
+PLAIN = SecurityLevel.NONE
+ENCRYPTED = SecurityLevel.ENCRYPTED
+AUTHENTICATED = SecurityLevel.AUTHENTICATED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,27 +47,45 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize(
-    ("line", "layout", "authenticated", "interface"),
+    ("line", "layout", "security", "interface"),
     [
-        ((9600, "N"), Layout.WIENER_NETZE_IM350, False, INTERFACE_WIENER_NETZE),
-        ((9600, "N"), Layout.BURGENLAND, True, INTERFACE_BURGENLAND),
-        ((2400, "E"), Layout.OBIS_TRIPLES, False, INTERFACE_TINETZ_SALZBURG_VORARLBERG),
-        ((2400, "E"), Layout.OBIS_FLAT_TRIPLES, False, INTERFACE_NETZ_NOE),
-        ((2400, "E"), Layout.SELF_DESCRIBING, True, INTERFACE_STEIERMARK_E450),
+        ((9600, "N"), Layout.WIENER_NETZE_IM350, ENCRYPTED, INTERFACE_WIENER_NETZE),
+        ((9600, "N"), Layout.BURGENLAND, AUTHENTICATED, INTERFACE_BURGENLAND),
+        (
+            (2400, "E"),
+            Layout.OBIS_TRIPLES,
+            ENCRYPTED,
+            INTERFACE_TINETZ_SALZBURG_VORARLBERG,
+        ),
+        ((2400, "E"), Layout.OBIS_FLAT_TRIPLES, ENCRYPTED, INTERFACE_NETZ_NOE),
+        ((2400, "E"), Layout.SELF_DESCRIBING, AUTHENTICATED, INTERFACE_STEIERMARK_E450),
         # An authenticated payload of the other kind: the tag decides.
-        ((2400, "E"), Layout.WIENER_NETZE, True, INTERFACE_STEIERMARK_E450),
-        ((115200, "N"), Layout.DSMR_TEXT, True, INTERFACE_STEIERMARK_T210),
-        ((115200, "N"), Layout.P1_POSITIONAL, False, INTERFACE_KAERNTEN_WELS),
-        ((2400, "N"), Layout.OBIS_FLAT_TRIPLES, False, INTERFACE_CUSTOM),
+        ((2400, "E"), Layout.WIENER_NETZE, AUTHENTICATED, INTERFACE_STEIERMARK_E450),
+        ((115200, "N"), Layout.DSMR_TEXT, AUTHENTICATED, INTERFACE_STEIERMARK_T210),
+        ((115200, "N"), Layout.P1_POSITIONAL, ENCRYPTED, INTERFACE_KAERNTEN_WELS),
+        # A foreign choice only for its own layouts.
+        ((2400, "N"), Layout.OBIS_FLAT_TRIPLES, ENCRYPTED, INTERFACE_CUSTOM),
+        # Beyond Austria: pushes without encryption tell the countries apart.
+        ((2400, "E"), Layout.OBIS_TRIPLES, PLAIN, INTERFACE_NORWAY_AIDON_KAIFA),
+        ((2400, "E"), Layout.KAIFA_NVE, PLAIN, INTERFACE_NORWAY_AIDON_KAIFA),
+        ((2400, "N"), Layout.OBIS_PAIRS, PLAIN, INTERFACE_NORWAY_KAMSTRUP),
+        ((2400, "N"), Layout.OBIS_PAIRS, AUTHENTICATED, INTERFACE_DENMARK_KAMSTRUP),
+        ((2400, "E"), Layout.SELF_DESCRIBING, PLAIN, INTERFACE_SWITZERLAND_LG_MBUS),
+        ((9600, "N"), Layout.SELF_DESCRIBING, PLAIN, INTERFACE_SWITZERLAND_LG_E360),
+        ((115200, "N"), Layout.SELF_DESCRIBING, PLAIN, INTERFACE_SWITZERLAND_AM550),
     ],
 )
 def test_found_settings_pick_the_choice(
-    line: tuple[int, str], layout: Layout, authenticated: bool, interface: str
+    line: tuple[int, str], layout: Layout, security: SecurityLevel, interface: str
 ) -> None:
-    """Line settings, then payload layout and authentication pick the choice."""
-    assert (
-        interface_found(*line, layout=layout, authenticated=authenticated) == interface
+    """Line settings, then payload layout, encryption and authentication pick."""
+    found = interface_found(
+        *line,
+        layout=layout,
+        encrypted=security is not SecurityLevel.NONE,
+        authenticated=security is SecurityLevel.AUTHENTICATED,
     )
+    assert found == interface
 
 
 def test_every_choice_is_a_candidate() -> None:
