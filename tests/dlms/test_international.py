@@ -1,8 +1,9 @@
 """Real push frames from other countries' public test suites, through the decoder.
 
 ``tests/data/international.json`` holds frames from Norway, Sweden, Denmark,
-Switzerland, Cyprus, Luxembourg and Czechia with the values their sources
-state (or derive, with the reason written next to each value) and the
+Switzerland, Cyprus, Luxembourg, Czechia, Slovenia, Croatia, one from Austria
+and a few whose country the source does not name, with the values their
+sources state (or derive, with the reason written next to each value) and the
 scaling conventions those values rest on; ``international.md`` lists the
 sources. Every frame must either decode to exactly those values, units,
 meter time and meter identification, or be rejected with a named error.
@@ -10,7 +11,8 @@ meter time and meter identification, or be rejected with a named error.
 Where the decoder falls short, the test is marked ``xfail(strict=True)``
 with the concrete wrong outcome (recorded under ``"today"`` in the JSON), so
 that fixing the decoder turns the mark into a failure that asks for its
-removal. Today no frame needs one.
+removal. Today the two Kamstrup 1-phase frames (null-data for the missing
+phases) need one.
 """
 
 from __future__ import annotations
