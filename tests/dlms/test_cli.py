@@ -24,7 +24,7 @@ from custom_components.dlms_smartmeter.dlms.cli import (
 )
 from custom_components.dlms_smartmeter.dlms.reading import MeterValue, Unit
 from custom_components.dlms_smartmeter.dlms.simulator import DEMO_ENCRYPTION_KEY
-from tests.data import REPOSITORY, VECTORS
+from tests.data import DATA, REPOSITORY, VECTORS
 from tests.data.appendix_frames import SEED_STEVE_GOOD, SEED_STEVE_SHORT
 from tests.dlms.simulate_process import simulated
 
@@ -610,3 +610,21 @@ def test_json_lines_are_the_json_of_the_documented_object() -> None:
     )
     for reading in [*readings, odd, odd]:
         assert reading_json_line(reading) == json.dumps(reading_to_json(reading))
+
+
+def test_decode_reads_a_clock_without_offset_in_the_given_zone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Cyprus E450 sends its clock as local time without a deviation."""
+    frame = next(
+        frame
+        for frame in json.loads(
+            (DATA / "international.json").read_text(encoding="utf-8")
+        )["frames"]
+        if frame["id"] == "CY-LGE450"
+    )
+    assert main(["decode", "--time-zone", "Asia/Nicosia", frame["hex"]]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["meter_time"] == "2026-06-08T18:46:04+03:00"
+    assert main(["decode", "--time-zone", "Nowhere/Land", frame["hex"]]) == 2
+    assert "--time-zone" in capsys.readouterr().err

@@ -11,8 +11,7 @@ meter time and meter identification, or be rejected with a named error.
 Where the decoder falls short, the test is marked ``xfail(strict=True)``
 with the concrete wrong outcome (recorded under ``"today"`` in the JSON), so
 that fixing the decoder turns the mark into a failure that asks for its
-removal. Today the two Kamstrup 1-phase frames (null-data for the missing
-phases) need one.
+removal. Today no frame needs one.
 """
 
 from __future__ import annotations

@@ -244,6 +244,16 @@ def _walk_registers(items: Sequence[Data]) -> _Registers | None:
     while index < len(items):
         item = items[index]
         index += 1
+        if (
+            item.type is DataType.NULL_DATA
+            and index < len(items)
+            and items[index].type is DataType.NULL_DATA
+        ):
+            # Two null-data items in place of code and value: a register the
+            # meter does not have (Kamstrup 1-phase meters fill the missing
+            # phases so).
+            index += 1
+            continue
         parts = item.items
         code = (
             obis_of(parts[0]) if item.is_structure() and len(parts) in {2, 3} else None
