@@ -11,6 +11,7 @@ gets no entity at all.
 
 from __future__ import annotations
 
+import asyncio
 from itertools import cycle
 import json
 from typing import TYPE_CHECKING, Any, Final
@@ -190,3 +191,25 @@ async def test_a_meter_that_never_names_itself_gets_a_random_id(
     assert unique_id
     assert len(unique_id) == 10
     int(unique_id, 16)  # hex: stable for the entry, never empty
+
+
+async def test_setup_listens_on_for_the_list_that_names_the_meter(
+    hass: HomeAssistant, meter: PtyMeter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """List 2 comes only after the usual listening time: setup waits for it."""
+    monkeypatch.setattr(connection, "IDENTIFICATION_WAIT", 5.0)
+    short = bytes.fromhex(FRAMES["NO-KAIFA-L1"]["hex"])
+    named = FRAMES["NO-KAIFA-L2-3P"]
+    loop = asyncio.get_running_loop()
+    # Past the flow's listening time (one second in these tests).
+    named_from = loop.time() + 1.5
+    meter.start_streaming(
+        source=lambda: (
+            bytes.fromhex(named["hex"]) if loop.time() > named_from else short
+        )
+    )
+    form = _form(meter.port, {**named, "id": "NO-KAIFA-L3-3P"})
+    result = await _configure(hass, form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert result["result"].unique_id == named["identification"]["value"]
+    assert loop.time() > named_from
