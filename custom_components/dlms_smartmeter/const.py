@@ -9,6 +9,8 @@ from typing import Final
 from .dlms import Layout
 
 DOMAIN: Final = "dlms_smartmeter"
+AUSTRIA: Final = "AT"
+"""Country of the interface choices the integration began with."""
 LOGGER = logging.getLogger(__package__)
 
 # Home Assistant's own key for a port, spelt out so that the link reads entry
@@ -53,7 +55,7 @@ class Interface:
     encrypted: bool = True
     """The meters behind this choice encrypt their pushes (no key is issued
     where they do not)."""
-    country: str = "AT"
+    country: str = AUSTRIA
     """ISO 3166 code of the country whose customer interface this is."""
 
 
@@ -201,7 +203,7 @@ def interface_for(baudrate: int, parity: str, *, authentication_key: bool) -> st
     authentication key tells them apart. Without a match: the custom choice.
     """
     for name, interface in INTERFACES.items():
-        if interface.country != "AT":
+        if interface.country != AUSTRIA:
             continue
         if (interface.baudrate, interface.parity) == (baudrate, parity) and (
             interface.authentication_key_issued == authentication_key
@@ -226,7 +228,7 @@ def interface_found(
         (name, interface)
         for name, interface in INTERFACES.items()
         if (interface.baudrate, interface.parity) == (baudrate, parity)
-        and (interface.country == "AT" or layout in interface.layouts)
+        and (interface.country == AUSTRIA or layout in interface.layouts)
     ]
     if not fitting:
         return INTERFACE_CUSTOM

@@ -326,8 +326,9 @@ def new_unique_id(reading: Reading) -> str:
     identity = reading.identity
     if identity.identifies_meter:
         return identity.meter_id
-    # A push without encryption that names no meter (no system title, no
-    # serial number) has only a random ID.
+    # Neither an AMIS telegram nor a push without encryption that carries no
+    # identification names its meter: a random ID, after the maker's code
+    # where there is one.
     return identity.meter_id[:_MANUFACTURER_HEX] + secrets.token_hex(5).upper()
 
 

@@ -55,6 +55,13 @@ _CHANNEL_0 = "1-0:"
 _CHANNEL_1 = "1-1:"
 
 
+def channel_0_code(code: str) -> str:
+    """The channel-0 code of an electricity code on channel 1; others unchanged."""
+    if code.startswith(_CHANNEL_1):
+        return _CHANNEL_0 + code.removeprefix(_CHANNEL_1)
+    return code
+
+
 def on_channel_0(reading: Reading) -> Reading:
     """``reading`` with its electricity values of channel 1 moved to channel 0.
 
@@ -68,11 +75,8 @@ def on_channel_0(reading: Reading) -> Reading:
         return reading
     moved = {}
     for code, value in values.items():
-        if code.startswith(_CHANNEL_1):
-            target = _CHANNEL_0 + code.removeprefix(_CHANNEL_1)
-            moved[target if target not in values else code] = value
-        else:
-            moved[code] = value
+        target = channel_0_code(code)
+        moved[target if target not in values else code] = value
     return replace(reading, values=moved)
 
 

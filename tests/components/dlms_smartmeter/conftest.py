@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import termios
 from typing import TYPE_CHECKING, Any
 from unittest.mock import PropertyMock, patch
 
@@ -111,3 +113,32 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
         return_value=True,
     ):
         yield
+
+
+@pytest.fixture
+def pty_accepts_parity_again(monkeypatch: pytest.MonkeyPatch, meter: PtyMeter) -> None:
+    """Move the pty to another speed whenever the integration closes the port.
+
+    A pseudo-terminal cannot keep a parity bit, and here it refuses (EINVAL)
+    a configuration that asks for parity and changes nothing else: the
+    second open with the same M-Bus settings (the entry's setup right after
+    the flow's check). A USB serial adapter accepts it. After a speed change
+    the next open is a change again.
+    """
+    from custom_components.dlms_smartmeter import (  # noqa: PLC0415
+        connection,
+        link as link_module,
+    )
+
+    closing = connection.async_close
+
+    async def _close(transport: Any) -> None:
+        await closing(transport)
+        if meter.slave_fd is not None:
+            with contextlib.suppress(termios.error, OSError):
+                attributes = termios.tcgetattr(meter.slave_fd)
+                attributes[4] = attributes[5] = termios.B50
+                termios.tcsetattr(meter.slave_fd, termios.TCSANOW, attributes)
+
+    monkeypatch.setattr(connection, "async_close", _close)
+    monkeypatch.setattr(link_module, "async_close", _close)

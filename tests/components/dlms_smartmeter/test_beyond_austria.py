@@ -23,6 +23,7 @@ import pytest
 
 from custom_components.dlms_smartmeter import connection, flow_fields
 from custom_components.dlms_smartmeter.const import (
+    AUSTRIA,
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
     CONF_INTERFACE,
@@ -36,16 +37,11 @@ from custom_components.dlms_smartmeter.const import (
     INTERFACE_SWITZERLAND_LG_MBUS,
     INTERFACES,
 )
+from custom_components.dlms_smartmeter.dlms.obis import channel_0_code
 from tests.data import DATA
 
+from .entities import SHOWN, sensor_keys, sensor_state, user_flow
 from .meter import wait_until
-from .test_operators import (  # the pty fixture lets the port take parity again
-    SHOWN,
-    _configure,
-    _created,
-    _state,
-    pty_accepts_parity_again,  # noqa: F401
-)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -57,7 +53,7 @@ if TYPE_CHECKING:
     from .meter import PtyMeter
 
 pytestmark = pytest.mark.usefixtures(
-    "fast_timeouts", "entity_registry_enabled_by_default"
+    "fast_timeouts", "entity_registry_enabled_by_default", "pty_accepts_parity_again"
 )
 
 FRAMES: Final[dict[str, dict[str, Any]]] = {
@@ -78,10 +74,6 @@ METERS: Final[dict[str, str]] = {
 }
 
 
-def _channel_0(code: str) -> str:
-    return "1-0:" + code.removeprefix("1-1:") if code.startswith("1-1:") else code
-
-
 def _form(
     port: str, frame: dict[str, Any], *, with_keys: bool = True
 ) -> dict[str, Any]:
@@ -98,7 +90,7 @@ def _form(
 
 
 def test_every_foreign_choice_is_taken_through_the_flow() -> None:
-    foreign = {name for name, choice in INTERFACES.items() if choice.country != "AT"}
+    foreign = {name for name, choice in INTERFACES.items() if choice.country != AUSTRIA}
     assert set(METERS.values()) == foreign
 
 
@@ -110,7 +102,7 @@ async def test_frame_through_flow_to_entities(
     raw = bytes.fromhex(frame["hex"])
     meter.start_streaming(source=lambda: raw)
 
-    result = await _configure(hass, _form(meter.port, frame))
+    result = await user_flow(hass, _form(meter.port, frame))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     entry = result["result"]
@@ -129,18 +121,18 @@ async def test_frame_through_flow_to_entities(
         assert entry.unique_id == stated.upper()
         assert stated in entry.title
 
-    withheld = {_channel_0(code) for code in frame.get("withheld", [])}
+    withheld = {channel_0_code(code) for code in frame.get("withheld", [])}
     shown_codes = set()
     for code, stated in frame["values"].items():
-        presentation = SHOWN.get(_channel_0(code))
+        presentation = SHOWN.get(channel_0_code(code))
         if presentation is None or not stated["unit"]:
             continue
-        shown_codes.add(_channel_0(code))
-        state = _state(hass, entry, presentation.key)
+        shown_codes.add(channel_0_code(code))
+        state = sensor_state(hass, entry, presentation.key)
         expected = stated["value"] * presentation.factor
         assert float(state.state) == pytest.approx(expected), code
         assert state.attributes.get("unit_of_measurement") == presentation.unit, code
-    created = _created(hass, entry)
+    created = sensor_keys(hass, entry)
     for code in withheld - shown_codes:
         presentation = SHOWN.get(code)
         if presentation is not None:
@@ -149,7 +141,7 @@ async def test_frame_through_flow_to_entities(
     assert ("meter_time" in created) == (reading.meter_time is not None)
 
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
-    assert (device.identifiers) == {(DOMAIN, entry.unique_id)}
+    assert device.identifiers == {(DOMAIN, entry.unique_id)}
 
 
 async def test_an_encrypting_meter_without_a_key_asks_for_one(
@@ -158,7 +150,7 @@ async def test_an_encrypting_meter_without_a_key_asks_for_one(
     frame = FRAMES["DK-KAMSTRUP-OMNIPOWER"]
     raw = bytes.fromhex(frame["hex"])
     meter.start_streaming(source=lambda: raw)
-    result = await _configure(hass, _form(meter.port, frame, with_keys=False))
+    result = await user_flow(hass, _form(meter.port, frame, with_keys=False))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "key_required"}
     assert not hass.config_entries.async_entries(DOMAIN)
@@ -173,7 +165,7 @@ async def test_the_list_that_names_the_meter_gives_its_id(
     lists = cycle([short, short, bytes.fromhex(named["hex"])])
     meter.start_streaming(source=lambda: next(lists))
     form = _form(meter.port, {**named, "id": "NO-KAIFA-L3-3P"})
-    result = await _configure(hass, form)
+    result = await user_flow(hass, form)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     assert result["result"].unique_id == named["identification"]["value"]
 
@@ -185,7 +177,7 @@ async def test_a_meter_that_never_names_itself_gets_a_random_id(
     short = bytes.fromhex(FRAMES["NO-KAIFA-L1"]["hex"])
     meter.start_streaming(source=lambda: short)
     form = _form(meter.port, {**FRAMES["NO-KAIFA-L1"], "id": "NO-KAIFA-L3-3P"})
-    result = await _configure(hass, form)
+    result = await user_flow(hass, form)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     unique_id = result["result"].unique_id
     assert unique_id
@@ -209,7 +201,7 @@ async def test_setup_listens_on_for_the_list_that_names_the_meter(
         )
     )
     form = _form(meter.port, {**named, "id": "NO-KAIFA-L3-3P"})
-    result = await _configure(hass, form)
+    result = await user_flow(hass, form)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     assert result["result"].unique_id == named["identification"]["value"]
     assert loop.time() > named_from

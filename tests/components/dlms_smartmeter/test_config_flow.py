@@ -27,6 +27,7 @@ import serialx
 
 from custom_components.dlms_smartmeter import config_flow, flow_fields, line_search
 from custom_components.dlms_smartmeter.const import (
+    AUSTRIA,
     AUTO_CANDIDATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
@@ -300,7 +301,7 @@ def test_older_entries_get_a_fitting_interface() -> None:
     Entries without a stored choice come from releases with Austrian choices only.
     """
     for name, interface in INTERFACES.items():
-        if interface.country != "AT":
+        if interface.country != AUSTRIA:
             continue
         chosen = INTERFACES[
             interface_for(

@@ -12,26 +12,21 @@ operator family as well.
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
 from datetime import datetime
-import termios
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components.sensor import SensorDeviceClass
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_URL, STATE_UNAVAILABLE
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.dlms_smartmeter import (
-    connection,
     flow_fields,
-    link as link_module,
 )
 from custom_components.dlms_smartmeter.const import (
+    AUSTRIA,
     CONF_AUTHENTICATION_KEY,
     CONF_ENCRYPTION_KEY,
     CONF_INTERFACE,
@@ -47,12 +42,12 @@ from custom_components.dlms_smartmeter.dlms.layouts import Layout
 from custom_components.dlms_smartmeter.quarter_hour_sensor import QUARTER_HOUR_SENSORS
 from tests.data import VECTORS
 
+from .entities import SHOWN, sensor_keys, sensor_state, user_flow
 from .meter import (
     OTHER_KEY,
     TEST_AUTH_KEY,
     TEST_KEY,
     PtyMeter,
-    configure_flow,
     make_simulator,
     push_and_wait,
     wait_until,
@@ -60,17 +55,15 @@ from .meter import (
 from .operators import METERS, vector_entry_data, vector_key, vector_stream
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import HomeAssistant, State
+    from homeassistant.core import HomeAssistant
 
     from custom_components.dlms_smartmeter.coordinator import (
         DlmsSmartMeterCoordinator,
     )
 
-pytestmark = pytest.mark.usefixtures("fast_timeouts")
+pytestmark = pytest.mark.usefixtures("fast_timeouts", "pty_accepts_parity_again")
 
 STREAM_KINDS: Final = frozenset({"hdlc", "mbus", "apdu"})
-HAS_REACTIVE_ENERGY: Final = hasattr(SensorDeviceClass, "REACTIVE_ENERGY")
 
 
 # Where vectors.json has no usable "expected", the values vectors.md states:
@@ -131,46 +124,6 @@ STATED_VALUES: Final[dict[str, dict[str, tuple[float, str]]]] = {
 # cannot be degrees), so no entity shows them.
 NOT_SHOWN: Final = frozenset({"1-0:81.7.4", "1-0:81.7.15", "1-0:81.7.26"})
 
-_REACTIVE_ENERGY = "reactive_energy" if HAS_REACTIVE_ENERGY else None
-
-
-@dataclass(frozen=True)
-class Shown:
-    """How an entity shows a meter value."""
-
-    key: str
-    device_class: str | None
-    unit: str | None
-    factor: float = 1.0
-    """Meter value x factor = the state (Wh are shown as kWh)."""
-
-
-SHOWN: Final[dict[str, Shown]] = {
-    "1-0:1.8.0": Shown("energy_import", "energy", "kWh", 1e-3),
-    "1-0:2.8.0": Shown("energy_export", "energy", "kWh", 1e-3),
-    "1-0:3.8.0": Shown("reactive_energy_import", _REACTIVE_ENERGY, "varh"),
-    "1-0:4.8.0": Shown("reactive_energy_export", _REACTIVE_ENERGY, "varh"),
-    "1-0:1.7.0": Shown("power_import", "power", "W"),
-    "1-0:2.7.0": Shown("power_export", "power", "W"),
-    "1-0:3.7.0": Shown("reactive_power_import", "reactive_power", "var"),
-    "1-0:4.7.0": Shown("reactive_power_export", "reactive_power", "var"),
-    "1-0:1.8.1": Shown("energy_import_tariff_1", "energy", "kWh", 1e-3),
-    "1-0:1.8.2": Shown("energy_import_tariff_2", "energy", "kWh", 1e-3),
-    "1-0:2.8.1": Shown("energy_export_tariff_1", "energy", "kWh", 1e-3),
-    "1-0:2.8.2": Shown("energy_export_tariff_2", "energy", "kWh", 1e-3),
-    "1-0:3.8.1": Shown("reactive_energy_import_tariff_1", _REACTIVE_ENERGY, "varh"),
-    "1-0:3.8.2": Shown("reactive_energy_import_tariff_2", _REACTIVE_ENERGY, "varh"),
-    "1-0:4.8.1": Shown("reactive_energy_export_tariff_1", _REACTIVE_ENERGY, "varh"),
-    "1-0:4.8.2": Shown("reactive_energy_export_tariff_2", _REACTIVE_ENERGY, "varh"),
-    "1-0:32.7.0": Shown("voltage_l1", "voltage", "V"),
-    "1-0:52.7.0": Shown("voltage_l2", "voltage", "V"),
-    "1-0:72.7.0": Shown("voltage_l3", "voltage", "V"),
-    "1-0:31.7.0": Shown("current_l1", "current", "A"),
-    "1-0:51.7.0": Shown("current_l2", "current", "A"),
-    "1-0:71.7.0": Shown("current_l3", "current", "A"),
-    "1-0:13.7.0": Shown("power_factor", "power_factor", None),
-}
-
 
 def _pasted(key: bytes) -> str:
     """A key as people paste it: lower case, in groups of four."""
@@ -204,63 +157,6 @@ def _form(
     return form
 
 
-async def _configure(hass: HomeAssistant, form: dict[str, Any]) -> Any:
-    """Run the user step with ``form`` and let the new entry set up."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.FORM
-    result = await configure_flow(hass, result["flow_id"], form)
-    await hass.async_block_till_done()
-    return result
-
-
-def _state(hass: HomeAssistant, entry: ConfigEntry, key: str) -> State:
-    registry = er.async_get(hass)
-    entity_id = registry.async_get_entity_id(
-        "sensor", DOMAIN, f"{entry.unique_id}_{key}"
-    )
-    assert entity_id is not None, f"no entity {key}"
-    state = hass.states.get(entity_id)
-    assert state is not None, f"no state of {entity_id}"
-    return state
-
-
-def _created(hass: HomeAssistant, entry: ConfigEntry) -> set[str]:
-    """Keys of the entry's sensors in the entity registry."""
-    prefix = f"{entry.unique_id}_"
-    return {
-        registry_entry.unique_id.removeprefix(prefix)
-        for registry_entry in er.async_entries_for_config_entry(
-            er.async_get(hass), entry.entry_id
-        )
-    }
-
-
-@pytest.fixture(autouse=True)
-def pty_accepts_parity_again(monkeypatch: pytest.MonkeyPatch, meter: PtyMeter) -> None:
-    """Move the pty to another speed whenever the integration closes the port.
-
-    A pseudo-terminal cannot keep a parity bit, and here it refuses (EINVAL)
-    a configuration that asks for parity and changes nothing else: the
-    second open with the same M-Bus settings (the entry's setup right after
-    the flow's check). A USB serial adapter accepts it. After a speed change
-    the next open is a change again.
-    """
-    closing = connection.async_close
-
-    async def _close(transport: Any) -> None:
-        await closing(transport)
-        if meter.slave_fd is not None:
-            with contextlib.suppress(termios.error, OSError):
-                attributes = termios.tcgetattr(meter.slave_fd)
-                attributes[4] = attributes[5] = termios.B50
-                termios.tcsetattr(meter.slave_fd, termios.TCSANOW, attributes)
-
-    monkeypatch.setattr(connection, "async_close", _close)
-    monkeypatch.setattr(link_module, "async_close", _close)
-
-
 # --- every vector, through the flow to the entities ---------------------------
 
 
@@ -272,7 +168,9 @@ def test_every_stream_vector_has_an_operator() -> None:
     assert streams == set(METERS)
     # AMIS meters are not DLMS: test_amis.py takes them through the flow.
     # Choices beyond Austria: test_beyond_austria.py.
-    austrian = {name for name, choice in INTERFACES.items() if choice.country == "AT"}
+    austrian = {
+        name for name, choice in INTERFACES.items() if choice.country == AUSTRIA
+    }
     assert {meter.interface for meter in METERS.values()} == {
         *austrian,
         INTERFACE_CUSTOM,
@@ -291,7 +189,7 @@ async def test_vector_through_flow_to_entities(
     authentication_key = vector_key(vector_id, "auth_key")
     meter.start_streaming(source=lambda: raw)
 
-    result = await _configure(
+    result = await user_flow(
         hass, _form(meter.port, spec.interface, encryption_key, authentication_key)
     )
 
@@ -321,7 +219,7 @@ async def test_vector_through_flow_to_entities(
     assert set(expected) - set(shown) <= NOT_SHOWN
     for code, presentation in shown.items():
         value, _unit = expected[code]
-        state = _state(hass, entry, presentation.key)
+        state = sensor_state(hass, entry, presentation.key)
         assert float(state.state) == pytest.approx(value * presentation.factor), code
         assert state.attributes.get("unit_of_measurement") == presentation.unit, code
         assert state.attributes.get("device_class") == presentation.device_class, code
@@ -332,15 +230,15 @@ async def test_vector_through_flow_to_entities(
         derived |= {description.key for description in QUARTER_HOUR_SENSORS}
     if {"1-0:1.7.0", "1-0:2.7.0"} <= set(expected):
         derived.add("net_power")
-        net = _state(hass, entry, "net_power")
+        net = sensor_state(hass, entry, "net_power")
         assert float(net.state) == pytest.approx(
             expected["1-0:1.7.0"][0] - expected["1-0:2.7.0"][0]
         )
     assert (
-        _created(hass, entry)
+        sensor_keys(hass, entry)
         == {presentation.key for presentation in shown.values()} | derived
     )
-    meter_time = dt_util.parse_datetime(_state(hass, entry, "meter_time").state)
+    meter_time = dt_util.parse_datetime(sensor_state(hass, entry, "meter_time").state)
     assert meter_time == datetime.fromisoformat(spec.meter_time)
 
     [device] = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
@@ -380,7 +278,7 @@ async def test_invalid_key_per_operator(
     authentication_key = (
         vector_key(vector_id, "auth_key") if with_authentication_key else None
     )
-    result = await _configure(
+    result = await user_flow(
         hass,
         _form(meter.port, METERS[vector_id].interface, OTHER_KEY, authentication_key),
     )
@@ -403,7 +301,7 @@ async def _configure_authenticated(
     form = _form(
         meter.port, METERS[vector_id].interface, encryption_key, authentication_key
     )
-    return await _configure(hass, form)
+    return await user_flow(hass, form)
 
 
 AUTHENTICATED: Final = {"burgenland": "BGLD-E450-1", "steiermark_e450": "E450-GBT-1"}
@@ -462,7 +360,7 @@ async def test_firmware_update_changes_the_layout(
     )
     meter.simulator = before
     meter.start_streaming()
-    result = await _configure(
+    result = await user_flow(
         hass, _form(meter.port, INTERFACE_STEIERMARK_E450, TEST_KEY, TEST_AUTH_KEY)
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -478,10 +376,10 @@ async def test_firmware_update_changes_the_layout(
     await push_and_wait(hass, meter, entry.runtime_data)
     tariff_keys = {"energy_import_tariff_1", "energy_export_tariff_2"}
     phase_keys = {"voltage_l1", "voltage_l3", "current_l2"}
-    created = _created(hass, entry)
+    created = sensor_keys(hass, entry)
     assert tariff_keys <= created
     assert not phase_keys & created
-    tariff_before = float(_state(hass, entry, "energy_import_tariff_1").state)
+    tariff_before = float(sensor_state(hass, entry, "energy_import_tariff_1").state)
     assert tariff_before > 0
 
     # The updated meter continues the same registers and counter.
@@ -490,13 +388,13 @@ async def test_firmware_update_changes_the_layout(
     meter.simulator = after
     await push_and_wait(hass, meter, entry.runtime_data)
     reading = after.reading()
-    assert phase_keys <= _created(hass, entry)
-    voltage = _state(hass, entry, "voltage_l1")
+    assert phase_keys <= sensor_keys(hass, entry)
+    voltage = sensor_state(hass, entry, "voltage_l1")
     assert float(voltage.state) == pytest.approx(reading.values["1-0:32.7.0"].value)
     assert voltage.attributes["unit_of_measurement"] == "V"
     for key in tariff_keys:
-        assert _state(hass, entry, key).state == STATE_UNAVAILABLE, key
-    energy = _state(hass, entry, "energy_import")
+        assert sensor_state(hass, entry, key).state == STATE_UNAVAILABLE, key
+    energy = sensor_state(hass, entry, "energy_import")
     assert float(energy.state) == pytest.approx(
         reading.values["1-0:1.8.0"].value / 1000
     )
@@ -506,8 +404,8 @@ async def test_firmware_update_changes_the_layout(
     await hass.async_block_till_done()
     await push_and_wait(hass, meter, entry.runtime_data)
     for key in tariff_keys:
-        assert _state(hass, entry, key).state == STATE_UNAVAILABLE, key
-    assert float(_state(hass, entry, "voltage_l1").state) == pytest.approx(
+        assert sensor_state(hass, entry, key).state == STATE_UNAVAILABLE, key
+    assert float(sensor_state(hass, entry, "voltage_l1").state) == pytest.approx(
         after.reading().values["1-0:32.7.0"].value
     )
     assert entry.data[CONF_INTERFACE] == INTERFACE_STEIERMARK_E450
